@@ -1,0 +1,37 @@
+// A byte buffer followed by zeroed padding, because simdjson may read up to
+// SIMDJSON_PADDING bytes past the JSON. A mapped header is followed by tensor
+// data that can be shorter than that, so the header is always copied here.
+#pragma once
+
+#include <cstring>
+#include <memory>
+#include <simdjson.h>
+
+#include "safeweights/version.hpp"
+
+namespace safeweights {
+SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
+namespace detail {
+
+class padded_buffer {
+ public:
+  padded_buffer() = default;
+  explicit padded_buffer(std::size_t size)
+      : data_(new char[size + simdjson::SIMDJSON_PADDING]), size_(size) {
+    std::memset(data_.get() + size, 0, simdjson::SIMDJSON_PADDING);
+  }
+  char* data() noexcept { return data_.get(); }
+  const char* data() const noexcept { return data_.get(); }
+  std::size_t size() const noexcept { return size_; }
+  simdjson::padded_string_view view() const noexcept {
+    return simdjson::padded_string_view(data_.get(), size_, size_ + simdjson::SIMDJSON_PADDING);
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  std::size_t size_ = 0;
+};
+
+}  // namespace detail
+SAFEWEIGHTS_INLINE_NAMESPACE_END
+}  // namespace safeweights

@@ -1,0 +1,308 @@
+// JSON header -> header_index, with simdjson On Demand, then the validation walk.
+//
+// The header is one JSON object. Each key is a tensor name mapping to
+// {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, except the
+// optional "__metadata__", a map of strings to strings (or null). Fields we do
+// not know are allowed, as in the reference, but must still be valid JSON.
+#pragma once
+
+#include <simdjson.h>
+
+#include <string>
+
+#include "safeweights/detail/header_builder.hpp"
+#include "safeweights/detail/padded_buffer.hpp"
+#include "safeweights/format/validate.hpp"
+
+namespace safeweights {
+SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
+namespace detail {
+
+namespace od = simdjson::ondemand;
+
+// One parser per thread: its buffers are reused from one open to the next.
+inline od::parser& thread_parser() {
+  thread_local od::parser parser;
+  return parser;
+}
+
+class header_parser {
+ public:
+  header_parser(const padded_buffer& json, const read_options& options)
+      : json_(json), options_(options), builder_(json.size()) {}
+
+  result<header_index> run(std::uint64_t data_bytes) && {
+    od::parser& parser = thread_parser();
+    od::document doc;
+    if (auto e = parser.iterate(json_.view()).get(doc)) return json_error(e, nullptr);
+    od::object root;
+    if (auto e = doc.get_object().get(root)) {
+      if (e != simdjson::INCORRECT_TYPE) return json_error(e, &doc);
+      doc.rewind();
+      if (auto e2 = check_root(doc)) return json_error(e2, &doc);
+      return make_error(errc::header_not_object, "header JSON is not an object");
+    }
+    for (auto field : root) {
+      std::string_view key;
+      if (auto e = field.unescaped_key().get(key)) return json_error(e, &doc);
+      od::value value;
+      if (auto e = field.value().get(value)) return json_error(e, &doc);
+      auto r = key == "__metadata__" ? read_metadata(value, doc) : read_tensor(key, value, doc);
+      if (!r) return std::move(r).error_value();
+    }
+    // Nothing but white space may follow the object.
+    auto rest = doc.current_location();
+    if (rest.error() != simdjson::OUT_OF_BOUNDS)
+      return rest.error() ? json_error(rest.error(), nullptr)
+                          : make_error(errc::header_invalid_json,
+                                       "text after the JSON object at header byte " + offset_of(rest.value_unsafe()));
+    release_if_huge(parser);
+    builder_.finish_shapes();
+    if (auto r = validate(builder_, data_bytes, options_); !r) return std::move(r).error_value();
+    return std::move(builder_).take();
+  }
+
+ private:
+  std::string offset_of(const char* p) const { return std::to_string(p - json_.data()); }
+
+  error json_error(simdjson::error_code e, od::document* doc) const {
+    if (e == simdjson::UTF8_ERROR) return make_error(errc::header_invalid_utf8, "header is not valid UTF-8");
+    std::string where;
+    if (doc) {
+      const char* p = nullptr;
+      if (!doc->current_location().get(p)) where = " at header byte " + offset_of(p);
+    }
+    std::string what = e == simdjson::DEPTH_ERROR ? "nesting deeper than the parser allows"
+                                                  : simdjson::error_message(e);
+    for (char& c : what) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return make_error(errc::header_invalid_json, "header is not valid JSON" + where + ": " + what);
+  }
+
+  // A type mismatch is the caller's schema error; anything else is broken JSON.
+  error field_error(simdjson::error_code e, errc schema, std::string message, od::document& doc) const {
+    if (e == simdjson::INCORRECT_TYPE || e == simdjson::NUMBER_ERROR || e == simdjson::NUMBER_OUT_OF_RANGE)
+      return make_error(schema, std::move(message));
+    return json_error(e, &doc);
+  }
+
+  result<void> read_metadata(od::value value, od::document& doc) {
+    if (seen_metadata_) return make_error(errc::duplicate_key, "`__metadata__` appears twice in the header");
+    seen_metadata_ = true;
+    bool is_null = false;
+    if (auto e = value.is_null().get(is_null)) return json_error(e, &doc);
+    if (is_null) return {};
+    od::object object;
+    if (auto e = value.get_object().get(object))
+      return field_error(e, errc::invalid_metadata, "`__metadata__` is not an object of strings", doc);
+    builder_.set_has_metadata();
+    for (auto field : object) {
+      std::string_view key, text;
+      if (auto e = field.unescaped_key().get(key)) return json_error(e, &doc);
+      std::string kept_key(key);  // the next unescape may reuse the parser's string buffer
+      if (auto e = field.value().get_string().get(text))
+        return field_error(e, errc::invalid_metadata, "metadata " + quote_name(kept_key) + ": value is not a string", doc);
+      if (!builder_.add_metadata(kept_key, text))
+        return make_error(errc::duplicate_key, "metadata key " + quote_name(kept_key) + " appears twice");
+    }
+    return {};
+  }
+
+  result<void> read_tensor(std::string_view name, od::value value, od::document& doc) {
+    if (builder_.tensor_count() >= options_.max_tensors)
+      return make_error(errc::too_many_tensors,
+                        "header has more than " + std::to_string(options_.max_tensors) + " tensors");
+    if (!builder_.begin_tensor(name))
+      return make_error(errc::duplicate_key, "tensor " + quote_name(name) + " appears twice in the header");
+    tensor_info& t = builder_.current();
+    auto who = [&t] { return "tensor " + quote_name(t.name); };
+    od::object entry;
+    if (auto e = value.get_object().get(entry))
+      return field_error(e, errc::invalid_tensor_entry, who() + ": entry is not an object", doc);
+    bool has_dtype = false, has_shape = false, has_offsets = false;
+    for (auto field : entry) {
+      std::string_view key;
+      if (auto e = field.unescaped_key().get(key)) return json_error(e, &doc);
+      od::value v;
+      if (auto e = field.value().get(v)) return json_error(e, &doc);
+      if (key == "dtype") {
+        if (has_dtype) return make_error(errc::invalid_tensor_entry, who() + ": `dtype` given twice");
+        has_dtype = true;
+        std::string_view s;
+        if (auto e = v.get_string().get(s))
+          return field_error(e, errc::invalid_tensor_entry, who() + ": dtype is not a string", doc);
+        auto type = parse_dtype(s);
+        if (!type) return make_error(errc::unknown_dtype, who() + ": unknown dtype " + quote_name(s));
+        t.type = *type;
+      } else if (key == "shape") {
+        if (has_shape) return make_error(errc::invalid_tensor_entry, who() + ": `shape` given twice");
+        has_shape = true;
+        if (auto r = read_shape(v, doc, who); !r) return r;
+      } else if (key == "data_offsets") {
+        if (has_offsets) return make_error(errc::invalid_tensor_entry, who() + ": `data_offsets` given twice");
+        has_offsets = true;
+        if (auto r = read_offsets(v, t, doc, who); !r) return r;
+      } else if (auto e = check_value(v)) {
+        return json_error(e, &doc);
+      }
+    }
+    if (!has_dtype) return make_error(errc::invalid_tensor_entry, who() + ": missing `dtype`");
+    if (!has_shape) return make_error(errc::invalid_tensor_entry, who() + ": missing `shape`");
+    if (!has_offsets) return make_error(errc::invalid_tensor_entry, who() + ": missing `data_offsets`");
+    return {};
+  }
+
+  template <class Who>
+  result<void> read_shape(od::value v, od::document& doc, const Who& who) {
+    od::array dims;
+    if (auto e = v.get_array().get(dims))
+      return field_error(e, errc::invalid_shape, who() + ": shape is not an array", doc);
+    for (auto element : dims) {
+      std::uint64_t d = 0;
+      if (auto e = element.get_uint64().get(d))
+        return field_error(e, errc::invalid_shape,
+                           who() + ": shape[" + std::to_string(builder_.current_rank()) +
+                               "] is not an integer in [0, 2^64)",
+                           doc);
+      if (builder_.current_rank() >= options_.max_rank)
+        return make_error(errc::rank_too_large,
+                          who() + ": more than " + std::to_string(options_.max_rank) + " dimensions");
+      builder_.add_dim(d);
+    }
+    return {};
+  }
+
+  template <class Who>
+  result<void> read_offsets(od::value v, tensor_info& t, od::document& doc, const Who& who) {
+    od::array pair;
+    if (auto e = v.get_array().get(pair))
+      return field_error(e, errc::invalid_data_offsets, who() + ": data_offsets is not an array", doc);
+    std::uint64_t values[2] = {0, 0};
+    std::size_t n = 0;
+    for (auto element : pair) {
+      std::uint64_t x = 0;
+      if (auto e = element.get_uint64().get(x))
+        return field_error(e, errc::invalid_data_offsets,
+                           who() + ": data_offsets[" + std::to_string(n) + "] is not an integer in [0, 2^64)", doc);
+      if (n < 2) values[n] = x;
+      ++n;
+    }
+    if (n != 2)
+      return make_error(errc::invalid_data_offsets,
+                        who() + ": data_offsets has " + std::to_string(n) + " values, not 2");
+    t.begin = values[0];
+    t.end = values[1];
+    return {};
+  }
+
+  // Walks a value we ignore so that broken JSON inside it is still an error.
+  // Recursion is bounded by the parser's maximum depth.
+  static simdjson::error_code check_value(od::value v) {
+    od::json_type type;
+    if (auto e = v.type().get(type)) return e;
+    switch (type) {
+      case od::json_type::array: {
+        od::array a;
+        if (auto e = v.get_array().get(a)) return e;
+        for (auto element : a) {
+          od::value x;
+          if (auto e = element.get(x)) return e;
+          if (auto e = check_value(x)) return e;
+        }
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::object: {
+        od::object o;
+        if (auto e = v.get_object().get(o)) return e;
+        for (auto field : o) {
+          std::string_view key;
+          if (auto e = field.unescaped_key().get(key)) return e;
+          od::value x;
+          if (auto e = field.value().get(x)) return e;
+          if (auto e = check_value(x)) return e;
+        }
+        return simdjson::SUCCESS;
+      }
+      case od::json_type::number: {
+        od::number n;
+        return v.get_number().get(n);
+      }
+      case od::json_type::string: {
+        std::string_view s;
+        return v.get_string().get(s);
+      }
+      case od::json_type::boolean: {
+        bool b;
+        return v.get_bool().get(b);
+      }
+      case od::json_type::null: {
+        bool is_null = false;
+        if (auto e = v.is_null().get(is_null)) return e;
+        return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+      }
+    }
+    return simdjson::TAPE_ERROR;
+  }
+
+  // Tells "valid JSON but not an object" from "not JSON at all".
+  static simdjson::error_code check_root(od::document& doc) {
+    od::json_type type;
+    if (auto e = doc.type().get(type)) return e;
+    simdjson::error_code e = simdjson::SUCCESS;
+    switch (type) {
+      case od::json_type::array: {
+        od::value v;
+        if ((e = doc.get_value().get(v))) return e;
+        e = check_value(v);
+        break;
+      }
+      case od::json_type::number: {
+        od::number n;
+        e = doc.get_number().get(n);
+        break;
+      }
+      case od::json_type::string: {
+        std::string_view s;
+        e = doc.get_string().get(s);
+        break;
+      }
+      case od::json_type::boolean: {
+        bool b;
+        e = doc.get_bool().get(b);
+        break;
+      }
+      case od::json_type::null: {
+        bool is_null = false;
+        if ((e = doc.is_null().get(is_null))) return e;
+        if (!is_null) return simdjson::N_ATOM_ERROR;
+        break;
+      }
+      default:
+        return simdjson::TAPE_ERROR;
+    }
+    if (e) return e;
+    auto rest = doc.current_location();
+    return rest.error() == simdjson::OUT_OF_BOUNDS ? simdjson::SUCCESS : simdjson::TAPE_ERROR;
+  }
+
+  // A 100 MB header grows the thread's parser; do not keep that forever.
+  static void release_if_huge(od::parser& parser) {
+    if (parser.capacity() > (std::size_t{64} << 20)) parser = od::parser{};
+  }
+
+  const padded_buffer& json_;
+  const read_options& options_;
+  header_builder builder_;
+  bool seen_metadata_ = false;
+};
+
+}  // namespace detail
+
+// Parses and validates a header. `json` holds the JSON bytes (no length
+// prefix); `data_bytes` is how many bytes follow it in the file or buffer.
+inline result<header_index> parse_header(const detail::padded_buffer& json, std::uint64_t data_bytes,
+                                         const read_options& options = {}) {
+  return detail::header_parser(json, options).run(data_bytes);
+}
+
+SAFEWEIGHTS_INLINE_NAMESPACE_END
+}  // namespace safeweights

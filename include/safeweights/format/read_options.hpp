@@ -1,0 +1,31 @@
+// What a reader accepts: ceilings on the work a hostile header can cause, and
+// the leniencies, each off by default and documented in spec/FORMAT.md.
+#pragma once
+
+#include <cstdint>
+
+#include "safeweights/version.hpp"
+
+namespace safeweights {
+SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
+
+enum class io_mode : std::uint8_t {
+  mmap,   // map the file read-only; views point into the mapping
+  pread,  // never map: header and tensors are read with pread into owned memory
+};
+
+struct read_options {
+  // The reference's cap on the JSON header; lower it to bound memory further.
+  std::uint64_t max_header_bytes = 100'000'000;
+  // A 100 MB header holds at most ~2.5 million entries; this caps the index size.
+  std::uint64_t max_tensors = 10'000'000;
+  // NumPy's own limit on dimensions; more is never a real tensor.
+  std::uint32_t max_rank = 64;
+  // Leniency: accept bytes after the last tensor (some tools pad files).
+  // Risk: those bytes are unchecked and invisible to every reader.
+  bool allow_trailing_bytes = false;
+  io_mode mode = io_mode::mmap;
+};
+
+SAFEWEIGHTS_INLINE_NAMESPACE_END
+}  // namespace safeweights

@@ -1,0 +1,250 @@
+// Reading safetensors files.
+//
+// The format: 8 bytes, a little-endian u64 N; N bytes of UTF-8 JSON naming
+// each tensor's dtype, shape and byte span [begin, end) in the data section;
+// then the data section, the tensors' raw little-endian bytes back to back.
+// Nothing in a file is ever executed. spec/FORMAT.md has the rules.
+//
+// Opening reads the prefix and the header, validates all of it, and maps the
+// file; no tensor byte is read or copied until asked for, so opening a 1 GiB
+// file costs what opening a 1 KiB one with the same header costs.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "safeweights/format/parse_header.hpp"
+#include "safeweights/io/file_handle.hpp"
+#include "safeweights/io/loaded_tensors.hpp"
+#include "safeweights/io/mapping.hpp"
+#include "safeweights/io/tensor_view.hpp"
+
+namespace safeweights {
+SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
+namespace detail {
+
+struct reader_state {
+  std::string source;  // the path, or a caller's label for a buffer
+  io_mode mode = io_mode::mmap;
+  file_handle file;    // unset for a buffer
+  mapping map;         // unset for pread mode and buffers
+  std::span<const std::byte> bytes;  // the whole file, where it is in memory
+  std::uint64_t file_size = 0;
+  header_index index;
+};
+
+inline std::uint64_t read_le64(const unsigned char* p) noexcept {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+// Checks the length prefix against the file size and the options; returns N.
+inline result<std::uint64_t> check_prefix(const unsigned char* prefix, std::uint64_t file_size,
+                                          const read_options& options) {
+  std::uint64_t n = read_le64(prefix);
+  if (n > options.max_header_bytes)
+    return make_error(errc::header_too_large, "length prefix " + std::to_string(n) + " is over the limit of " +
+                                                  std::to_string(options.max_header_bytes) + " bytes");
+  if (n > file_size - 8)
+    return make_error(errc::header_length_exceeds_file, "length prefix " + std::to_string(n) +
+                                                            " runs past the end of the file (" +
+                                                            std::to_string(file_size) + " bytes)");
+  return n;
+}
+
+}  // namespace detail
+
+class reader {
+ public:
+  // Opens, validates and (in io_mode::mmap) maps a file. Never throws but for bad_alloc.
+  static result<reader> open(const std::string& path, const read_options& options = {}) {
+    auto r = open_impl(path, options);
+    if (!r) return std::move(r).error_value().in(path);
+    return r;
+  }
+
+  // Reads a file image the caller holds; the caller keeps `bytes` alive
+  // for as long as this reader and its views live.
+  static result<reader> from_buffer(std::span<const std::byte> bytes, const read_options& options = {},
+                                    std::string label = "<buffer>") {
+    auto state = std::make_shared<detail::reader_state>();
+    state->source = std::move(label);
+    state->bytes = bytes;
+    state->file_size = bytes.size();
+    if (bytes.size() < 8)
+      return make_error(errc::header_too_small, "file is " + std::to_string(bytes.size()) +
+                                                    " bytes, shorter than the 8-byte length prefix")
+          .in(state->source);
+    auto n = detail::check_prefix(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), options);
+    if (!n) return std::move(n).error_value().in(state->source);
+    detail::padded_buffer json(static_cast<std::size_t>(*n));
+    if (*n) std::memcpy(json.data(), bytes.data() + 8, static_cast<std::size_t>(*n));
+    auto index = parse_header(json, bytes.size() - 8 - *n, options);
+    if (!index) return std::move(index).error_value().in(state->source);
+    state->index = std::move(*index);
+    return reader(std::move(state));
+  }
+
+  const std::string& source() const noexcept { return state_->source; }
+  io_mode mode() const noexcept { return state_->mode; }
+  std::uint64_t file_size() const noexcept { return state_->file_size; }
+  const header_index& index() const noexcept { return state_->index; }
+  std::span<const tensor_info> tensors() const noexcept { return state_->index.tensors(); }
+  const tensor_info* find(std::string_view name) const noexcept { return state_->index.find(name); }
+  bool has_metadata() const noexcept { return state_->index.has_metadata(); }
+  std::span<const metadata_entry> metadata() const noexcept { return state_->index.metadata(); }
+  std::optional<std::string_view> metadata_value(std::string_view key) const noexcept {
+    return state_->index.metadata_value(key);
+  }
+
+  result<tensor_view> tensor(std::string_view name) const {
+    const tensor_info* info = find(name);
+    if (!info) return not_found(name);
+    return tensor(*info);
+  }
+
+  // `info` must come from this reader's tensors().
+  result<tensor_view> tensor(const tensor_info& info) const {
+    if (!state_->bytes.empty() || state_->file_size == 0 || info.byte_size() == 0)
+      return tensor_view(&info, in_memory(info), state_);
+    struct holder {
+      std::shared_ptr<const detail::reader_state> state;
+      aligned_buffer buffer;
+    };
+    auto h = std::make_shared<holder>(holder{state_, aligned_buffer(static_cast<std::size_t>(info.byte_size()))});
+    if (auto r = read_into(info, h->buffer.bytes()); !r) return std::move(r).error_value();
+    std::span<const std::byte> bytes = h->buffer.bytes();
+    return tensor_view(&info, bytes, std::move(h));
+  }
+
+  // Copies one tensor's bytes into `dst`, which must be exactly its size.
+  result<void> read_into(const tensor_info& info, std::span<std::byte> dst) const {
+    if (dst.size() != info.byte_size())
+      return make_error(errc::invalid_argument, "tensor " + detail::quote_name(info.name) + " is " +
+                                                    std::to_string(info.byte_size()) + " bytes, buffer is " +
+                                                    std::to_string(dst.size()))
+          .in(source());
+    if (dst.empty()) return {};
+    if (state_->file) {
+      auto r = state_->file.read_exact(dst.data(), dst.size(), state_->index.data_offset() + info.begin);
+      if (!r) return std::move(r).error_value().in(source());
+      return {};
+    }
+    std::memcpy(dst.data(), in_memory(info).data(), dst.size());
+    return {};
+  }
+
+  // Eager mode: copies the named tensors (all of them when `names` is empty)
+  // into owned, 64-byte aligned memory.
+  result<loaded_tensors> load(std::span<const std::string_view> names = {}) const {
+    std::vector<const tensor_info*> chosen;
+    if (names.empty()) {
+      for (const tensor_info& t : tensors()) chosen.push_back(&t);
+    } else {
+      for (std::string_view n : names) {
+        const tensor_info* t = find(n);
+        if (!t) return not_found(n);
+        chosen.push_back(t);
+      }
+    }
+    const bool whole = names.empty();
+    // Loading everything: one read of the whole data section, tensors at their
+    // own offsets. A subset: each tensor on its own 64-byte boundary.
+    std::vector<std::uint64_t> place(chosen.size());
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < chosen.size(); ++i) {
+      if (whole) {
+        place[i] = chosen[i]->begin;
+      } else {
+        place[i] = total;
+        total += (chosen[i]->byte_size() + aligned_buffer::alignment - 1) / aligned_buffer::alignment *
+                 aligned_buffer::alignment;
+      }
+    }
+    if (whole) total = index().data_size();
+    auto owner = std::make_shared<loaded_tensors::storage>(
+        loaded_tensors::storage{state_, aligned_buffer(static_cast<std::size_t>(total))});
+    std::byte* base = owner->buffer.data();
+    if (whole) {
+      auto r = read_range(base, total, 0);
+      if (!r) return std::move(r).error_value();
+    } else {
+      for (std::size_t i = 0; i < chosen.size(); ++i) {
+        auto r = read_range(base + place[i], chosen[i]->byte_size(), chosen[i]->begin);
+        if (!r) return std::move(r).error_value();
+      }
+    }
+    std::vector<tensor_view> views;
+    views.reserve(chosen.size());
+    for (std::size_t i = 0; i < chosen.size(); ++i)
+      views.emplace_back(chosen[i], std::span<const std::byte>(base + place[i], chosen[i]->byte_size()), owner);
+    return loaded_tensors(std::move(owner), std::move(views));
+  }
+
+ private:
+  explicit reader(std::shared_ptr<detail::reader_state> state) : state_(std::move(state)) {}
+
+  static result<reader> open_impl(const std::string& path, const read_options& options) {
+    auto state = std::make_shared<detail::reader_state>();
+    state->source = path;
+    state->mode = options.mode;
+    auto file = file_handle::open_read(path);
+    if (!file) return std::move(file).error_value();
+    state->file = std::move(*file);
+    state->file_size = state->file.size();
+    if (state->file_size < 8)
+      return make_error(errc::header_too_small, "file is " + std::to_string(state->file_size) +
+                                                    " bytes, shorter than the 8-byte length prefix");
+    unsigned char prefix[8];
+    if (auto r = state->file.read_exact(prefix, 8, 0); !r) return std::move(r).error_value();
+    auto n = detail::check_prefix(prefix, state->file_size, options);
+    if (!n) return std::move(n).error_value();
+    detail::padded_buffer json(static_cast<std::size_t>(*n));
+    if (auto r = state->file.read_exact(json.data(), json.size(), 8); !r) return std::move(r).error_value();
+    auto index = parse_header(json, state->file_size - 8 - *n, options);
+    if (!index) return std::move(index).error_value();
+    state->index = std::move(*index);
+    if (options.mode == io_mode::mmap) {
+      auto m = mapping::map(state->file);
+      if (!m) return std::move(m).error_value();
+      state->map = std::move(*m);
+      state->bytes = state->map.bytes();
+    }
+    return reader(std::move(state));
+  }
+
+  std::span<const std::byte> in_memory(const tensor_info& info) const noexcept {
+    if (info.byte_size() == 0) return {};
+    return state_->bytes.subspan(static_cast<std::size_t>(state_->index.data_offset() + info.begin),
+                                 static_cast<std::size_t>(info.byte_size()));
+  }
+
+  // Copies data-section bytes [at, at + n) to dst: pread from the file when
+  // there is one (faster than faulting the mapping in), memcpy otherwise.
+  result<void> read_range(std::byte* dst, std::uint64_t n, std::uint64_t at) const {
+    if (n == 0) return {};
+    if (state_->file) {
+      auto r = state_->file.read_exact(dst, static_cast<std::size_t>(n), state_->index.data_offset() + at);
+      if (!r) return std::move(r).error_value().in(source());
+      return {};
+    }
+    std::memcpy(dst, state_->bytes.data() + state_->index.data_offset() + at, static_cast<std::size_t>(n));
+    return {};
+  }
+
+  error not_found(std::string_view name) const {
+    return make_error(errc::tensor_not_found, "no tensor " + detail::quote_name(name)).in(source());
+  }
+
+  std::shared_ptr<const detail::reader_state> state_;
+};
+
+// The throwing convenience layer.
+inline reader open(const std::string& path, const read_options& options = {}) {
+  return reader::open(path, options).value();
+}
+
+SAFEWEIGHTS_INLINE_NAMESPACE_END
+}  // namespace safeweights

@@ -1,0 +1,17 @@
+// Umbrella header: the whole public API of the reader/writer, nothing else.
+// (safeweights/xtensor.hpp and safeweights/integrity/*.hpp are opt-in: they
+// need xtensor and OpenSSL respectively.)
+#pragma once
+
+#include "safeweights/version.hpp"
+#include "safeweights/error.hpp"
+#include "safeweights/format/dtype.hpp"
+#include "safeweights/format/tensor_info.hpp"
+#include "safeweights/format/read_options.hpp"
+#include "safeweights/format/header_index.hpp"
+#include "safeweights/format/parse_header.hpp"
+#include "safeweights/io/mapping.hpp"
+#include "safeweights/io/tensor_view.hpp"
+#include "safeweights/io/loaded_tensors.hpp"
+#include "safeweights/io/reader.hpp"
+#include "safeweights/io/writer.hpp"
