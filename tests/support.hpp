@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <cstddef>
+#include <cstring>
+#include <span>
 #include <filesystem>
 #include <fstream>
 #include <random>
