@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <string>
 
+#include "safeweights/detail/padded_buffer.hpp"
 #include "safeweights/error.hpp"
 #include "safeweights/format/header_index.hpp"
 
@@ -34,13 +36,22 @@ inline std::string quote_name(std::string_view name) {
 
 class header_builder {
  public:
-  explicit header_builder(std::uint64_t header_size) {
-    index_.header_size_ = header_size;
-    // Unescaping never lengthens a JSON string, so the arena never reallocates.
-    index_.strings_.reserve(header_size);
+  // `json` is the header being parsed; the index keeps it, so names that
+  // need no unescaping can point straight into it.
+  explicit header_builder(padded_buffer&& json) {
+    index_.header_size_ = json.size();
+    index_.json_ = std::move(json);
+    // The smallest entry takes 48 bytes of JSON: reserving for that many
+    // costs address space only, and saves every reallocation.
+    index_.tensors_.reserve(index_.json_.size() / 48 + 1);
   }
 
+  const padded_buffer& json() const noexcept { return index_.json_; }
+
+  // Copies an unescaped string into the arena; the arena is sized by the
+  // header, and unescaping never lengthens a JSON string, so it never moves.
   std::string_view keep(std::string_view s) {
+    if (index_.strings_.capacity() == 0) index_.strings_.reserve(index_.json_.size());
     std::size_t at = index_.strings_.size();
     index_.strings_.insert(index_.strings_.end(), s.begin(), s.end());
     return std::string_view(index_.strings_.data() + at, s.size());
@@ -48,30 +59,37 @@ class header_builder {
 
   std::size_t tensor_count() const noexcept { return index_.tensors_.size(); }
 
-  // Starts a tensor; its dims follow with add_dim. Returns false on a repeated name.
-  bool begin_tensor(std::string_view name) {
-    auto& t = index_.tensors_;
+  // Starts a tensor; its dims follow with add_dim. `name` must stay valid
+  // (a slice of json() or a string from keep()).
+  void begin_tensor(std::string_view name) {
     tensor_info info;
-    info.name = keep(name);
+    info.name = name;
     dim_start_.push_back(index_.dims_.size());
-    t.push_back(info);
-    auto k = static_cast<std::uint32_t>(t.size() - 1);
-    auto prior = index_.by_name_.insert(info.name, k, [&t](std::uint32_t i) { return t[i].name; });
-    return prior == name_table::empty;
+    index_.tensors_.push_back(info);
   }
   tensor_info& current() { return index_.tensors_.back(); }
   void add_dim(std::uint64_t d) { index_.dims_.push_back(d); }
   std::size_t current_rank() const noexcept { return index_.dims_.size() - dim_start_.back(); }
-  void reset_dims() { index_.dims_.resize(dim_start_.back()); }
 
   void set_has_metadata() { index_.has_metadata_ = true; }
-  // Returns false on a repeated key.
+  // Returns false on a repeated key. `key` and `value` must stay valid.
   bool add_metadata(std::string_view key, std::string_view value) {
     auto& m = index_.metadata_;
-    m.push_back(metadata_entry{keep(key), keep(value)});
+    m.push_back(metadata_entry{key, value});
     auto prior = index_.metadata_keys_.insert(m.back().key, static_cast<std::uint32_t>(m.size() - 1),
                                               [&m](std::uint32_t i) { return m[i].key; });
     return prior == name_table::empty;
+  }
+
+  // Indexes the names, once, at their final count. Returns the first name
+  // (in header order) that repeats an earlier one, if any.
+  std::optional<std::string_view> index_names() {
+    auto& t = index_.tensors_;
+    index_.by_name_.reserve(t.size());
+    for (std::uint32_t i = 0; i < t.size(); ++i)
+      if (index_.by_name_.insert(t[i].name, i, [&t](std::uint32_t k) { return t[k].name; }) != name_table::empty)
+        return t[i].name;
+    return std::nullopt;
   }
 
   // Points every shape into the dims arena, which no longer grows.
@@ -97,7 +115,7 @@ class header_builder {
     for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(),
                      [&](std::uint32_t a, std::uint32_t b) { return before(t[a], t[b]); });
-    std::vector<tensor_info> sorted(t.size());
+    big_vector<tensor_info> sorted(t.size());
     std::vector<std::uint32_t> new_place(t.size());
     for (std::uint32_t i = 0; i < order.size(); ++i) {
       sorted[i] = t[order[i]];
@@ -111,6 +129,7 @@ class header_builder {
   void set_data_size(std::uint64_t n) noexcept { index_.data_size_ = n; }
 
   header_index take() && { return std::move(index_); }
+  padded_buffer take_json() && { return std::move(index_.json_); }
 
  private:
   header_index index_;

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "safeweights/version.hpp"
+#include "safeweights/detail/big_allocator.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
@@ -35,31 +35,34 @@ inline std::uint64_t hash_name(std::string_view s) noexcept {
 }
 
 // Maps a name to a 32-bit value. `names(value)` must give back the name for
-// a stored value, so the table keeps no copy of the strings.
+// a stored value, so the table keeps no copy of the strings. A slot is 8
+// bytes (32 bits of hash as a tag, the value) to keep the table in cache.
 class name_table {
  public:
   static constexpr std::uint32_t empty = 0xFFFFFFFFu;
 
   void reserve(std::size_t count) {
     std::size_t cap = 16;
-    while (cap < count * 2) cap *= 2;
+    while (cap * 5 < count * 8) cap *= 2;  // load factor at most 5/8
     slots_.assign(cap, slot{0, empty});
     mask_ = cap - 1;
+    size_ = 0;
   }
 
   // Inserts `value` under `name`; returns the value already there, or `empty`.
   template <class NameOf>
   std::uint32_t insert(std::string_view name, std::uint32_t value, const NameOf& name_of) {
-    if ((size_ + 1) * 2 > slots_.size()) grow(name_of);
+    if ((size_ + 1) * 8 > slots_.size() * 5) grow(name_of);
     std::uint64_t h = hash_name(name);
+    auto tag = static_cast<std::uint32_t>(h >> 32);
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       slot& s = slots_[i];
       if (s.value == empty) {
-        s = slot{h, value};
+        s = slot{tag, value};
         ++size_;
         return empty;
       }
-      if (s.hash == h && name_of(s.value) == name) return s.value;
+      if (s.tag == tag && name_of(s.value) == name) return s.value;
     }
   }
 
@@ -67,10 +70,11 @@ class name_table {
   std::uint32_t find(std::string_view name, const NameOf& name_of) const noexcept {
     if (slots_.empty()) return empty;
     std::uint64_t h = hash_name(name);
+    auto tag = static_cast<std::uint32_t>(h >> 32);
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       const slot& s = slots_[i];
       if (s.value == empty) return empty;
-      if (s.hash == h && name_of(s.value) == name) return s.value;
+      if (s.tag == tag && name_of(s.value) == name) return s.value;
     }
   }
 
@@ -85,18 +89,20 @@ class name_table {
 
  private:
   struct slot {
-    std::uint64_t hash;
+    std::uint32_t tag;
     std::uint32_t value;
   };
 
+  // The slot keeps only a tag, so growing hashes each name again; callers
+  // that know their count up front (the header index) reserve and never grow.
   template <class NameOf>
-  void grow(const NameOf&) {
-    std::vector<slot> old = std::move(slots_);
+  void grow(const NameOf& name_of) {
+    big_vector<slot> old = std::move(slots_);
     reserve(old.empty() ? 8 : old.size());
-    size_ = 0;
     for (const slot& s : old) {
       if (s.value == empty) continue;
-      for (std::size_t i = s.hash & mask_;; i = (i + 1) & mask_) {
+      std::uint64_t h = hash_name(name_of(s.value));
+      for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
         if (slots_[i].value == empty) {
           slots_[i] = s;
           ++size_;
@@ -106,7 +112,7 @@ class name_table {
     }
   }
 
-  std::vector<slot> slots_;
+  big_vector<slot> slots_;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
 };

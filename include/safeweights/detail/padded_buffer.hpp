@@ -7,17 +7,22 @@
 #include <memory>
 #include <simdjson.h>
 
-#include "safeweights/version.hpp"
+#include "safeweights/detail/big_allocator.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 namespace detail {
 
+struct padded_deleter {
+  std::size_t size = 0;
+  void operator()(char* p) const noexcept { free_big(p, size + simdjson::SIMDJSON_PADDING, 64); }
+};
+
 class padded_buffer {
  public:
   padded_buffer() = default;
   explicit padded_buffer(std::size_t size)
-      : data_(new char[size + simdjson::SIMDJSON_PADDING]), size_(size) {
+      : data_(static_cast<char*>(allocate_big(size + simdjson::SIMDJSON_PADDING, 64)), padded_deleter{size}), size_(size) {
     std::memset(data_.get() + size, 0, simdjson::SIMDJSON_PADDING);
   }
   char* data() noexcept { return data_.get(); }
@@ -28,7 +33,7 @@ class padded_buffer {
   }
 
  private:
-  std::unique_ptr<char[]> data_;
+  std::unique_ptr<char, padded_deleter> data_;
   std::size_t size_ = 0;
 };
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "safeweights/detail/name_table.hpp"
+#include "safeweights/detail/padded_buffer.hpp"
 #include "safeweights/format/tensor_info.hpp"
 
 namespace safeweights {
@@ -54,9 +55,10 @@ class header_index {
  private:
   friend class detail::header_builder;
 
-  std::vector<char> strings_;  // names, metadata keys and values, unescaped
-  std::vector<std::uint64_t> dims_;
-  std::vector<tensor_info> tensors_;
+  detail::padded_buffer json_;  // the header itself: names without escapes point here
+  std::vector<char> strings_;   // unescaped names, metadata keys and values
+  detail::big_vector<std::uint64_t> dims_;
+  detail::big_vector<tensor_info> tensors_;
   std::vector<metadata_entry> metadata_;
   bool has_metadata_ = false;
   detail::name_table by_name_;

@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "safeweights/detail/canonical_scan.hpp"
 #include "safeweights/detail/header_builder.hpp"
 #include "safeweights/detail/padded_buffer.hpp"
 #include "safeweights/format/validate.hpp"
@@ -26,13 +27,19 @@ inline od::parser& thread_parser() {
   return parser;
 }
 
+inline result<header_index> finish(header_builder& b, std::uint64_t data_bytes, const read_options& options);
+
 class header_parser {
  public:
-  header_parser(const padded_buffer& json, const read_options& options)
-      : json_(json), options_(options), builder_(json.size()) {}
+  header_parser(padded_buffer&& json, const read_options& options)
+      : builder_(std::move(json)), json_(builder_.json()), options_(options) {}
 
   result<header_index> run(std::uint64_t data_bytes) && {
     od::parser& parser = thread_parser();
+    struct release_guard {
+      od::parser& p;
+      ~release_guard() { release_if_huge(p); }
+    } guard{parser};
     od::document doc;
     if (auto e = parser.iterate(json_.view()).get(doc)) return json_error(e, nullptr);
     od::object root;
@@ -56,10 +63,7 @@ class header_parser {
       return rest.error() ? json_error(rest.error(), nullptr)
                           : make_error(errc::header_invalid_json,
                                        "text after the JSON object at header byte " + offset_of(rest.value_unsafe()));
-    release_if_huge(parser);
-    builder_.finish_shapes();
-    if (auto r = validate(builder_, data_bytes, options_); !r) return std::move(r).error_value();
-    return std::move(builder_).take();
+    return finish(builder_, data_bytes, options_);
   }
 
  private:
@@ -101,7 +105,7 @@ class header_parser {
       std::string kept_key(key);  // the next unescape may reuse the parser's string buffer
       if (auto e = field.value().get_string().get(text))
         return field_error(e, errc::invalid_metadata, "metadata " + quote_name(kept_key) + ": value is not a string", doc);
-      if (!builder_.add_metadata(kept_key, text))
+      if (!builder_.add_metadata(builder_.keep(kept_key), builder_.keep(text)))
         return make_error(errc::duplicate_key, "metadata key " + quote_name(kept_key) + " appears twice");
     }
     return {};
@@ -111,8 +115,7 @@ class header_parser {
     if (builder_.tensor_count() >= options_.max_tensors)
       return make_error(errc::too_many_tensors,
                         "header has more than " + std::to_string(options_.max_tensors) + " tensors");
-    if (!builder_.begin_tensor(name))
-      return make_error(errc::duplicate_key, "tensor " + quote_name(name) + " appears twice in the header");
+    builder_.begin_tensor(builder_.keep(name));
     tensor_info& t = builder_.current();
     auto who = [&t] { return "tensor " + quote_name(t.name); };
     od::object entry;
@@ -289,19 +292,52 @@ class header_parser {
     if (parser.capacity() > (std::size_t{64} << 20)) parser = od::parser{};
   }
 
+  header_builder builder_;
   const padded_buffer& json_;
   const read_options& options_;
-  header_builder builder_;
   bool seen_metadata_ = false;
 };
 
 }  // namespace detail
 
+namespace detail {
+
+// Shapes fixed, the validation walk run: the index is ready.
+inline result<header_index> finish(header_builder& b, std::uint64_t data_bytes, const read_options& options) {
+  if (auto repeated = b.index_names())
+    return make_error(errc::duplicate_key, "tensor " + quote_name(*repeated) + " appears twice in the header");
+  b.finish_shapes();
+  if (auto r = validate(b, data_bytes, options); !r) return std::move(r).error_value();
+  return std::move(b).take();
+}
+
+// The general parser alone (tests compare it with the fast path).
+inline result<header_index> parse_header_general(padded_buffer json, std::uint64_t data_bytes,
+                                                 const read_options& options) {
+  return header_parser(std::move(json), options).run(data_bytes);
+}
+
+// The canonical fast path alone: nullopt where it gives up, handing `json`
+// back untouched for the general parser.
+inline std::optional<result<header_index>> parse_header_canonical(padded_buffer& json, std::uint64_t data_bytes,
+                                                                  const read_options& options) {
+  header_builder b(std::move(json));
+  if (!canonical_scanner(b, options).run()) {
+    json = std::move(b).take_json();
+    return std::nullopt;
+  }
+  return finish(b, data_bytes, options);
+}
+
+}  // namespace detail
+
 // Parses and validates a header. `json` holds the JSON bytes (no length
-// prefix); `data_bytes` is how many bytes follow it in the file or buffer.
-inline result<header_index> parse_header(const detail::padded_buffer& json, std::uint64_t data_bytes,
+// prefix) and becomes part of the index; `data_bytes` is how many bytes
+// follow the header in the file or buffer.
+inline result<header_index> parse_header(detail::padded_buffer json, std::uint64_t data_bytes,
                                          const read_options& options = {}) {
-  return detail::header_parser(json, options).run(data_bytes);
+  if (auto fast = detail::parse_header_canonical(json, data_bytes, options)) return std::move(*fast);
+  return detail::parse_header_general(std::move(json), data_bytes, options);
 }
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END

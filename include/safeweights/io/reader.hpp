@@ -81,7 +81,7 @@ class reader {
     if (!n) return std::move(n).error_value().in(state->source);
     detail::padded_buffer json(static_cast<std::size_t>(*n));
     if (*n) std::memcpy(json.data(), bytes.data() + 8, static_cast<std::size_t>(*n));
-    auto index = parse_header(json, bytes.size() - 8 - *n, options);
+    auto index = parse_header(std::move(json), bytes.size() - 8 - *n, options);
     if (!index) return std::move(index).error_value().in(state->source);
     state->index = std::move(*index);
     return reader(std::move(state));
@@ -203,7 +203,7 @@ class reader {
     if (!n) return std::move(n).error_value();
     detail::padded_buffer json(static_cast<std::size_t>(*n));
     if (auto r = state->file.read_exact(json.data(), json.size(), 8); !r) return std::move(r).error_value();
-    auto index = parse_header(json, state->file_size - 8 - *n, options);
+    auto index = parse_header(std::move(json), state->file_size - 8 - *n, options);
     if (!index) return std::move(index).error_value();
     state->index = std::move(*index);
     if (options.mode == io_mode::mmap) {
