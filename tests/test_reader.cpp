@@ -1,1 +1,289 @@
+// The reader: zero-copy views, typed access and misalignment, eager loading,
+// pread mode, lifetime, the cost of opening, and the fast header path agreeing
+// with the general one.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+#include <xtensor/xview.hpp>
+
+#include "safeweights/safeweights.hpp"
+#include "safeweights/xtensor.hpp"
 #include "support.hpp"
+
+namespace sw = safeweights;
+using test_support::scratch_dir;
+
+namespace {
+
+std::vector<std::byte> sample_file() {
+  std::vector<float> w = {1, 2, 3, 4, 5, 6};
+  std::vector<std::int64_t> ids = {7, -8};
+  std::vector<std::uint16_t> h = {0x3c00, 0x4000, 0x4200};
+  sw::writer wr;
+  REQUIRE(wr.add<float>("layer.weight", {2, 3}, w));
+  REQUIRE(wr.add<std::int64_t>("ids", {2}, ids));
+  REQUIRE(wr.add("half", sw::dtype::F16, {3}, std::as_bytes(std::span(h))));
+  wr.set_metadata("format", "pt");
+  return wr.serialize().value();
+}
+
+// Resident memory of this process, in bytes (from /proc/self/statm).
+std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t pages_total = 0, pages_resident = 0;
+  statm >> pages_total >> pages_resident;
+  return pages_resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
+TEST_CASE("typed views point into the mapping; the wrong type is refused") {
+  scratch_dir dir;
+  auto path = (dir / "s.safetensors").string();
+  test_support::write_bytes(path, sample_file());
+  auto rd = sw::open(path);
+  auto t = rd.tensor("layer.weight").value();
+  auto values = t.as<float>().value();
+  CHECK(values.size() == 6);
+  CHECK(values[5] == 6.0f);
+  CHECK(static_cast<const void*>(values.data()) == static_cast<const void*>(t.bytes().data()));
+  CHECK(t.as<double>().code() == sw::errc::dtype_mismatch);
+  CHECK(t.as<std::int32_t>().code() == sw::errc::dtype_mismatch);
+  auto ids = rd.tensor("ids").value().typed<std::int64_t>().value();
+  CHECK_FALSE(ids.is_copy());
+  CHECK(ids[1] == -8);
+  CHECK(rd.metadata_value("format") == std::optional<std::string_view>("pt"));
+  CHECK(rd.tensor("nope").code() == sw::errc::tensor_not_found);
+}
+
+TEST_CASE("a misaligned tensor is offered as an aligned copy, never a misaligned pointer") {
+  // Hand-made: a U8 tensor of 1 byte first, so the F32 tensor after it sits at data byte 1.
+  std::string json = R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},)"
+                     R"("f":{"dtype":"F32","shape":[2],"data_offsets":[1,9]}})";
+  auto bytes = test_support::make_file(json, 9);
+  float two[2] = {3.5f, -1.25f};
+  std::memcpy(bytes.data() + 8 + json.size() + 1, two, 8);
+  // Copy into 64-aligned storage so the misalignment comes from the file alone.
+  sw::aligned_buffer storage(bytes.size());
+  std::memcpy(storage.data(), bytes.data(), bytes.size());
+  auto rd = sw::reader::from_buffer(storage.bytes()).value();
+  auto f = rd.tensor("f").value();
+  REQUIRE(reinterpret_cast<std::uintptr_t>(f.bytes().data()) % alignof(float) != 0);
+  CHECK(f.as<float>().code() == sw::errc::misaligned_view);
+  auto copy = f.typed<float>().value();
+  CHECK(copy.is_copy());
+  CHECK(reinterpret_cast<std::uintptr_t>(copy.data()) % alignof(float) == 0);
+  CHECK(copy[0] == 3.5f);
+  CHECK(copy[1] == -1.25f);
+}
+
+TEST_CASE("views and loaded tensors outlive the reader that made them") {
+  auto bytes = sample_file();
+  scratch_dir dir;
+  auto path = (dir / "s.safetensors").string();
+  test_support::write_bytes(path, bytes);
+  sw::tensor_view view;
+  std::optional<sw::loaded_tensors> loaded;
+  {
+    auto rd = sw::open(path);
+    view = rd.tensor("layer.weight").value();
+    loaded = rd.load().value();
+  }
+  CHECK(view.name() == "layer.weight");
+  CHECK(view.as<float>().value()[2] == 3.0f);
+  CHECK(loaded->find("ids")->as<std::int64_t>().value()[0] == 7);
+}
+
+TEST_CASE("eager load copies all or some tensors into 64-byte aligned owned memory") {
+  scratch_dir dir;
+  auto path = (dir / "s.safetensors").string();
+  test_support::write_bytes(path, sample_file());
+  for (auto mode : {sw::io_mode::mmap, sw::io_mode::pread}) {
+    sw::read_options o;
+    o.mode = mode;
+    auto rd = sw::reader::open(path, o).value();
+    auto all = rd.load().value();
+    CHECK(all.size() == 3);
+    for (auto& t : all.tensors()) {
+      auto original = rd.tensor(t.name()).value();
+      CHECK(std::equal(t.bytes().begin(), t.bytes().end(), original.bytes().begin(), original.bytes().end()));
+      if (mode == sw::io_mode::mmap) CHECK(t.bytes().data() != original.bytes().data());
+    }
+    std::vector<std::string_view> names = {"half", "layer.weight"};
+    auto some = rd.load(names).value();
+    REQUIRE(some.size() == 2);
+    for (auto& t : some.tensors()) CHECK(reinterpret_cast<std::uintptr_t>(t.bytes().data()) % 64 == 0);
+    CHECK(some.find("ids") == nullptr);
+    CHECK(some.find("half")->bytes().size() == 6);
+    std::vector<std::string_view> missing = {"half", "ghost"};
+    auto r = rd.load(missing);
+    CHECK(r.code() == sw::errc::tensor_not_found);
+    CHECK(r.error_value().message.find("ghost") != std::string::npos);
+  }
+}
+
+TEST_CASE("read_into copies exactly one tensor into the caller's buffer") {
+  auto bytes = sample_file();
+  auto rd = sw::reader::from_buffer(bytes).value();
+  const sw::tensor_info* info = rd.find("layer.weight");
+  REQUIRE(info);
+  std::vector<float> out(6);
+  REQUIRE(rd.read_into(*info, std::as_writable_bytes(std::span(out))));
+  CHECK(out[3] == 4.0f);
+  std::vector<float> small(5);
+  CHECK(rd.read_into(*info, std::as_writable_bytes(std::span(small))).code() == sw::errc::invalid_argument);
+}
+
+TEST_CASE("pread mode never maps and gives the same tensors") {
+  scratch_dir dir;
+  auto path = (dir / "s.safetensors").string();
+  test_support::write_bytes(path, sample_file());
+  sw::read_options o;
+  o.mode = sw::io_mode::pread;
+  auto rd = sw::reader::open(path, o).value();
+  CHECK(rd.mode() == sw::io_mode::pread);
+  auto t = rd.tensor("layer.weight").value();
+  CHECK(t.as<float>().value()[4] == 5.0f);
+  // Shrinking the file after opening gives an error, not a crash.
+  REQUIRE(::truncate(path.c_str(), 40) == 0);
+  auto gone = rd.tensor("half");
+  CHECK(gone.code() == sw::errc::data_truncated);
+  CHECK(gone.error_value().message.find(path) == 0);
+}
+
+TEST_CASE("opening reports missing files and directories by path") {
+  scratch_dir dir;
+  auto missing = (dir / "nope.safetensors").string();
+  auto r = sw::reader::open(missing);
+  CHECK(r.code() == sw::errc::io_error);
+  CHECK(r.error_value().message.find(missing) == 0);
+  CHECK(sw::reader::open(dir.path().string()).code() == sw::errc::io_error);
+  CHECK_THROWS_AS(sw::open(missing), sw::exception);
+  try {
+    sw::open(missing);
+  } catch (const sw::exception& e) {
+    CHECK(e.code() == sw::errc::io_error);
+  }
+}
+
+TEST_CASE("opening a 1 GiB file reads no tensor data: resident memory does not grow") {
+  scratch_dir dir;
+  auto path = (dir / "big.safetensors").string();
+  // A sparse 1 GiB tensor: the header is real, the data is a hole.
+  std::string json = R"({"big":{"dtype":"U8","shape":[1073741824],"data_offsets":[0,1073741824]}})";
+  json.append((8 - json.size() % 8) % 8, ' ');
+  auto head = test_support::make_file(json);
+  test_support::write_bytes(path, head);
+  REQUIRE(::truncate(path.c_str(), static_cast<off_t>(head.size() + (std::size_t{1} << 30))) == 0);
+  std::size_t before = resident_bytes();
+  auto rd = sw::open(path);
+  auto view = rd.tensor("big").value();
+  std::size_t after = resident_bytes();
+  CHECK(view.bytes().size() == (std::size_t{1} << 30));
+  CHECK(after - std::min(after, before) < (std::size_t{4} << 20));
+}
+
+TEST_CASE("xtensor adaptor sees the tensor's shape and elements without copying") {
+  auto bytes = sample_file();
+  auto rd = sw::reader::from_buffer(bytes).value();
+  auto view = rd.tensor("layer.weight").value();
+  auto typed = view.typed<float>().value();
+  auto x = sw::adapt(typed, sw::shape_of(view));
+  CHECK(x.dimension() == 2);
+  CHECK(x.shape()[0] == 2);
+  CHECK(x.shape()[1] == 3);
+  CHECK(x(1, 2) == 6.0f);
+  CHECK(&x(0, 0) == typed.data());
+  auto row = xt::view(x, 1, xt::all());
+  CHECK(row(0) == 4.0f);
+}
+
+namespace {
+
+// Both parsers on one header: the general parser must agree with every
+// verdict the fast path gives, and with the index it builds.
+void check_paths_agree(std::string_view json, std::uint64_t data_bytes, std::size_t& fast_hits) {
+  sw::detail::padded_buffer a(json.size()), b(json.size());
+  if (!json.empty()) {
+    std::memcpy(a.data(), json.data(), json.size());
+    std::memcpy(b.data(), json.data(), json.size());
+  }
+  sw::read_options o;
+  auto fast = sw::detail::parse_header_canonical(a, data_bytes, o);
+  if (!fast) return;
+  ++fast_hits;
+  auto general = sw::detail::parse_header_general(std::move(b), data_bytes, o);
+  REQUIRE(fast->code() == general.code());
+  if (!general) return;
+  const sw::header_index& x = **fast;
+  const sw::header_index& y = *general;
+  REQUIRE(x.size() == y.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const auto& s = x.tensors()[i];
+    const auto& t = y.tensors()[i];
+    CHECK(s.name == t.name);
+    CHECK(s.type == t.type);
+    CHECK(std::equal(s.shape.begin(), s.shape.end(), t.shape.begin(), t.shape.end()));
+    CHECK(s.begin == t.begin);
+    CHECK(s.end == t.end);
+  }
+  REQUIRE(x.has_metadata() == y.has_metadata());
+  REQUIRE(x.metadata().size() == y.metadata().size());
+  for (std::size_t i = 0; i < x.metadata().size(); ++i) {
+    CHECK(x.metadata()[i].key == y.metadata()[i].key);
+    CHECK(x.metadata()[i].value == y.metadata()[i].value);
+  }
+}
+
+std::string header_of(std::span<const std::byte> file) {
+  std::uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<std::uint8_t>(file[i]);
+  return std::string(reinterpret_cast<const char*>(file.data()) + 8, n);
+}
+
+}  // namespace
+
+TEST_CASE("the canonical fast path agrees with simdjson On Demand on every file and on mutants") {
+  std::size_t fast_hits = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> seeds;
+  for (auto& e : std::filesystem::directory_iterator(test_support::conformance_dir() / "valid")) {
+    if (e.path().extension() != ".safetensors") continue;
+    auto bytes = test_support::read_bytes(e.path());
+    auto json = header_of(bytes);
+    seeds.emplace_back(json, bytes.size() - 8 - json.size());
+  }
+  REQUIRE(seeds.size() > 20);
+  std::size_t without_escapes = 0;
+  for (auto& [json, data] : seeds) {
+    without_escapes += json.find('\\') == std::string::npos;
+    check_paths_agree(json, data, fast_hits);
+  }
+  // Every reference-written header without escapes takes the fast path.
+  CHECK(fast_hits == without_escapes);
+  CHECK(without_escapes + 2 >= seeds.size());
+
+  // Mutants: bytes replaced with characters that matter to JSON, deleted or duplicated.
+  std::mt19937_64 rng(7);
+  const std::string alphabet = "{}[]\":,0123456789-.eE \\uU\x01\x7f\xc3\xa9abFIU_";
+  std::size_t mutants = 0;
+  for (int round = 0; round < 20000; ++round) {
+    auto& [seed, data] = seeds[rng() % seeds.size()];
+    if (seed.size() > 4096) continue;
+    std::string json = seed;
+    int edits = 1 + static_cast<int>(rng() % 3);
+    for (int k = 0; k < edits && !json.empty(); ++k) {
+      std::size_t at = rng() % json.size();
+      switch (rng() % 3) {
+        case 0: json[at] = alphabet[rng() % alphabet.size()]; break;
+        case 1: json.erase(at, 1); break;
+        default: json.insert(at, 1, json[at]); break;
+      }
+    }
+    ++mutants;
+    check_paths_agree(json, data, fast_hits);
+  }
+  MESSAGE("mutants: ", mutants, ", taken by the fast path in all: ", fast_hits);
+  CHECK(fast_hits > seeds.size() + 100);  // the mutants really exercise the fast path
+}
