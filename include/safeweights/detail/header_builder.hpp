@@ -85,11 +85,10 @@ class header_builder {
   // (in header order) that repeats an earlier one, if any.
   std::optional<std::string_view> index_names() {
     auto& t = index_.tensors_;
-    index_.by_name_.reserve(t.size());
-    for (std::uint32_t i = 0; i < t.size(); ++i)
-      if (index_.by_name_.insert(t[i].name, i, [&t](std::uint32_t k) { return t[k].name; }) != name_table::empty)
-        return t[i].name;
-    return std::nullopt;
+    std::uint32_t repeat = index_.by_name_.bulk_insert(static_cast<std::uint32_t>(t.size()),
+                                                        [&t](std::uint32_t k) { return t[k].name; });
+    if (repeat == name_table::empty) return std::nullopt;
+    return t[repeat].name;
   }
 
   // Points every shape into the dims arena, which no longer grows.
