@@ -1,1 +1,88 @@
-int main() { return 0; }
+// `safeweights COMMAND ...`: finds the command and runs it; --help, --version.
+#include <cstdio>
+#include <exception>
+#include <new>
+#include <string>
+#include <string_view>
+
+#include "command.hpp"
+#include "safeweights/version.hpp"
+
+namespace cli = safeweights_cli;
+
+namespace {
+
+struct command {
+  std::string_view name;
+  int (*run)(cli::args_t);
+  std::string_view summary;
+};
+
+constexpr command commands[] = {
+    {"inspect", cli::run_inspect, "list a file's tensors and metadata (a table, or JSON with --json)"},
+    {"validate", cli::run_validate, "check files against the format, one line per file"},
+    {"repack", cli::run_repack, "rewrite a file in the canonical layout (atomically; IN may equal OUT)"},
+};
+
+constexpr std::string_view usage = "usage: safeweights COMMAND [OPTION...] ARG...";
+
+std::string help_text() {
+  std::string text(usage);
+  text +=
+      "\n\nRead, check and rewrite safetensors weight files.\n\n"
+      "Commands:\n";
+  for (const command& c : commands) {
+    text += "  ";
+    text += c.name;
+    text.append(10 - c.name.size(), ' ');
+    text += c.summary;
+    text += '\n';
+  }
+  text +=
+      "\nOptions:\n"
+      "  -h, --help  show this help\n"
+      "  --version   show the version\n"
+      "\n`safeweights COMMAND --help` describes a command.\n"
+      "Exit status: 0 ok, 1 invalid or unreadable input (or a failed write), 2 usage error.\n";
+  return text;
+}
+
+int dispatch(int argc, char** argv) {
+  if (argc < 2) return cli::usage_error("no command given", usage);
+  std::string_view first(argv[1]);
+  if (first == "--help" || first == "-h") {
+    cli::write_out(stdout, help_text());
+    return cli::exit_ok;
+  }
+  if (first == "--version") {
+    cli::write_out(stdout, "safeweights " SAFEWEIGHTS_VERSION_STRING "\n");
+    return cli::exit_ok;
+  }
+  if (first.size() > 1 && first[0] == '-')
+    return cli::usage_error("unknown option `" + cli::printable(first) + "`", usage);
+  cli::args_t rest(argv + 2, static_cast<std::size_t>(argc - 2));
+  for (const command& c : commands)
+    if (c.name == first) return c.run(rest);
+  return cli::usage_error("unknown command `" + cli::printable(first) + "`", usage);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int status;
+  try {
+    status = dispatch(argc, argv);
+  } catch (const std::bad_alloc&) {
+    cli::print_error("out of memory");
+    return cli::exit_invalid;
+  } catch (const std::exception& e) {
+    cli::print_error(e.what());
+    return cli::exit_invalid;
+  }
+  // Output that never arrived (a full disk, a closed pipe) is a failure too.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    cli::print_error("cannot write to standard output");
+    return status == cli::exit_ok ? cli::exit_invalid : status;
+  }
+  return status;
+}

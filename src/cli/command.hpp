@@ -1,0 +1,197 @@
+// What the commands of the `safeweights` tool share: their entry points, the
+// exit codes, argument splitting, and how errors are printed.
+#pragma once
+
+#include <cstddef>
+#include <cstdio>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "safeweights/error.hpp"
+
+namespace safeweights_cli {
+
+// The process exit status of every command.
+enum exit_code : int {
+  exit_ok = 0,
+  exit_invalid = 1,  // a file is invalid or unreadable, or an output could not be written
+  exit_usage = 2,    // unknown command or option, missing or extra arguments
+};
+
+// Each command gets the arguments after its own name.
+using args_t = std::span<char* const>;
+int run_inspect(args_t args);
+int run_validate(args_t args);
+int run_repack(args_t args);
+
+inline void write_out(std::FILE* f, std::string_view text) { std::fwrite(text.data(), 1, text.size(), f); }
+
+// "safeweights: <message>" on stderr.
+inline void print_error(std::string_view message) {
+  std::string line = "safeweights: ";
+  line += message;
+  line += '\n';
+  write_out(stderr, line);
+}
+
+// A library error (its message already names the file and the tensor): printed, exit 1.
+inline int fail(const safeweights::error& e) {
+  print_error(e.message);
+  return exit_invalid;
+}
+
+// A usage error: the message, then the command's usage line, on stderr; exit 2.
+inline int usage_error(std::string_view message, std::string_view usage) {
+  print_error(message);
+  std::string text(usage);
+  text += "\nTry `safeweights --help` or `safeweights COMMAND --help`.\n";
+  write_out(stderr, text);
+  return exit_usage;
+}
+
+// Arguments split into flags (any "-x"/"--xyz" before a "--") and operands.
+// No option takes a value, so nothing else is needed; a lone "-" is an operand.
+struct command_line {
+  std::vector<std::string_view> flags;
+  std::vector<std::string> operands;
+
+  bool has(std::string_view flag) const {
+    for (std::string_view f : flags)
+      if (f == flag) return true;
+    return false;
+  }
+  // The first flag not among `known`, or an empty view.
+  std::string_view unknown_flag(std::initializer_list<std::string_view> known) const {
+    for (std::string_view f : flags) {
+      bool ok = false;
+      for (std::string_view k : known) ok = ok || f == k;
+      if (!ok) return f;
+    }
+    return {};
+  }
+};
+
+inline command_line split_args(args_t args) {
+  command_line cl;
+  bool options_done = false;
+  for (char* a : args) {
+    std::string_view s(a);
+    if (!options_done && s == "--") {
+      options_done = true;
+    } else if (!options_done && s.size() > 1 && s[0] == '-') {
+      cl.flags.push_back(s);
+    } else {
+      cl.operands.emplace_back(s);
+    }
+  }
+  return cl;
+}
+
+namespace detail {
+
+// Decodes one UTF-8 sequence at s[i]; returns its length, or 0 when it is not
+// well-formed (overlong, surrogate, past U+10FFFF, truncated).
+inline std::size_t decode_utf8(std::string_view s, std::size_t i, char32_t& cp) {
+  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  std::size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  if (n == 1) {
+    cp = c;
+    return 1;
+  }
+  char32_t v = c & (0x7F >> n);
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+    v = (v << 6) | (b(i + k) & 0x3F);
+  }
+  static constexpr char32_t min_for_length[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (v < min_for_length[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+  cp = v;
+  return n;
+}
+
+// Characters that are printable but invisible, or reorder the text around them.
+inline bool is_invisible_format(char32_t cp) {
+  return (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2069) ||
+         cp == 0xFEFF || cp == 0x00AD || cp == 0x061C;
+}
+
+}  // namespace detail
+
+// Text made safe for one terminal line: control characters (C0, DEL, C1),
+// backslashes, invisible format characters (zero-width and bidirectional
+// controls, U+2028/2029, BOM, soft hyphen) and bytes that are not UTF-8 are
+// escaped, so a hostile name can neither break a line nor reorder or hide
+// what is shown, and two different names never print alike.
+inline std::string printable(std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    char32_t cp = 0;
+    std::size_t n = detail::decode_utf8(s, i, cp);
+    if (n == 0) {  // not UTF-8: the raw byte
+      auto c = static_cast<unsigned char>(s[i]);
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+      i += 1;
+      continue;
+    }
+    if (cp == '\\') {
+      out += "\\\\";
+    } else if (cp == '\n') {
+      out += "\\n";
+    } else if (cp == '\t') {
+      out += "\\t";
+    } else if (cp == '\r') {
+      out += "\\r";
+    } else if (cp < 0x20 || cp == 0x7F) {
+      out += "\\x";
+      out += hex[cp >> 4];
+      out += hex[cp & 15];
+    } else if ((cp >= 0x80 && cp <= 0x9F) || detail::is_invisible_format(cp)) {
+      out += "\\u{";
+      for (int shift = 12; shift >= 0; shift -= 4) out += hex[(cp >> shift) & 15];
+      out += '}';
+    } else {
+      out.append(s.data() + i, n);
+    }
+    i += n;
+  }
+  return out;
+}
+
+// Columns `s` takes on a terminal: wide East Asian characters and emoji count
+// 2, combining marks 0, everything else 1. `s` is expected to be printable().
+inline std::size_t display_width(std::string_view s) {
+  std::size_t width = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    char32_t cp = 0;
+    std::size_t n = detail::decode_utf8(s, i, cp);
+    if (n == 0) {
+      ++width;
+      ++i;
+      continue;
+    }
+    i += n;
+    if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x1AB0 && cp <= 0x1AFF) || (cp >= 0x20D0 && cp <= 0x20FF) ||
+        (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0xFE20 && cp <= 0xFE2F))
+      continue;
+    bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0x303E) ||
+                (cp >= 0x3041 && cp <= 0x33FF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
+                (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0xA000 && cp <= 0xA4CF) ||
+                (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+                (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+                (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
+                (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD);
+    width += wide ? 2 : 1;
+  }
+  return width;
+}
+
+}  // namespace safeweights_cli
