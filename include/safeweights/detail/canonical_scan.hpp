@@ -127,11 +127,12 @@ class canonical_scanner {
     if (b_.tensor_count() >= options_.max_tensors) return false;
     if (!eat_literal(":{\"dtype\":") || !string(type_name)) return false;
     // Files hold long runs of one dtype: try the last one before the table.
-    if (type_name != last_type_name_) {
+    if (!have_last_type_ || type_name != last_type_name_) {
       auto type = parse_dtype(type_name);
       if (!type) return false;
       last_type_ = *type;
       last_type_name_ = type_name;
+      have_last_type_ = true;
     }
     b_.begin_tensor(name);
     tensor_info& t = b_.current();
@@ -155,6 +156,7 @@ class canonical_scanner {
   const read_options& options_;
   std::string_view last_type_name_;
   dtype last_type_ = dtype::F32;
+  bool have_last_type_ = false;  // "" must not match the empty name cached before the first lookup
 };
 
 }  // namespace detail

@@ -21,6 +21,12 @@ namespace detail {
 
 namespace od = simdjson::ondemand;
 
+// Deepest nesting of arrays and objects a header may have, the root object
+// counting as level 1: serde_json's default (the reference's parser), so the
+// two refuse the same files. The walk over unknown fields recurses once per
+// level, so this also bounds its stack use.
+inline constexpr unsigned max_json_depth = 127;
+
 // One parser per thread: its buffers are reused from one open to the next.
 inline od::parser& thread_parser() {
   thread_local od::parser parser;
@@ -76,14 +82,21 @@ class header_parser {
       const char* p = nullptr;
       if (!doc->current_location().get(p)) where = " at header byte " + offset_of(p);
     }
-    std::string what = e == simdjson::DEPTH_ERROR ? "nesting deeper than the parser allows"
+    std::string what = e == simdjson::DEPTH_ERROR ? "nested deeper than " + std::to_string(max_json_depth) + " levels"
                                                   : simdjson::error_message(e);
     for (char& c : what) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return make_error(errc::header_invalid_json, "header is not valid JSON" + where + ": " + what);
   }
 
-  // A type mismatch is the caller's schema error; anything else is broken JSON.
-  error field_error(simdjson::error_code e, errc schema, std::string message, od::document& doc) const {
+  // A type mismatch is the caller's schema error; anything else is broken
+  // JSON. So is a "mismatch" where no value starts at all (`{"a":}`): On
+  // Demand reports the expected type first, so ask what the token is.
+  error field_error(simdjson::error_code e, errc schema, std::string message, od::document& doc,
+                    od::value& v) const {
+    if (e == simdjson::INCORRECT_TYPE) {
+      od::json_type type;
+      if (auto te = v.type().get(type)) return json_error(te, &doc);
+    }
     if (e == simdjson::INCORRECT_TYPE || e == simdjson::NUMBER_ERROR || e == simdjson::NUMBER_OUT_OF_RANGE)
       return make_error(schema, std::move(message));
     return json_error(e, &doc);
@@ -97,14 +110,17 @@ class header_parser {
     if (is_null) return {};
     od::object object;
     if (auto e = value.get_object().get(object))
-      return field_error(e, errc::invalid_metadata, "`__metadata__` is not an object of strings", doc);
+      return field_error(e, errc::invalid_metadata, "`__metadata__` is not an object of strings", doc, value);
     builder_.set_has_metadata();
     for (auto field : object) {
       std::string_view key, text;
       if (auto e = field.unescaped_key().get(key)) return json_error(e, &doc);
       std::string kept_key(key);  // the next unescape may reuse the parser's string buffer
-      if (auto e = field.value().get_string().get(text))
-        return field_error(e, errc::invalid_metadata, "metadata " + quote_name(kept_key) + ": value is not a string", doc);
+      od::value v;
+      if (auto e = field.value().get(v)) return json_error(e, &doc);
+      if (auto e = v.get_string().get(text))
+        return field_error(e, errc::invalid_metadata, "metadata " + quote_name(kept_key) + ": value is not a string",
+                           doc, v);
       if (!builder_.add_metadata(builder_.keep(kept_key), builder_.keep(text)))
         return make_error(errc::duplicate_key, "metadata key " + quote_name(kept_key) + " appears twice");
     }
@@ -120,7 +136,7 @@ class header_parser {
     auto who = [&t] { return "tensor " + quote_name(t.name); };
     od::object entry;
     if (auto e = value.get_object().get(entry))
-      return field_error(e, errc::invalid_tensor_entry, who() + ": entry is not an object", doc);
+      return field_error(e, errc::invalid_tensor_entry, who() + ": entry is not an object", doc, value);
     bool has_dtype = false, has_shape = false, has_offsets = false;
     for (auto field : entry) {
       std::string_view key;
@@ -132,7 +148,7 @@ class header_parser {
         has_dtype = true;
         std::string_view s;
         if (auto e = v.get_string().get(s))
-          return field_error(e, errc::invalid_tensor_entry, who() + ": dtype is not a string", doc);
+          return field_error(e, errc::invalid_tensor_entry, who() + ": dtype is not a string", doc, v);
         auto type = parse_dtype(s);
         if (!type) return make_error(errc::unknown_dtype, who() + ": unknown dtype " + quote_name(s));
         t.type = *type;
@@ -144,7 +160,7 @@ class header_parser {
         if (has_offsets) return make_error(errc::invalid_tensor_entry, who() + ": `data_offsets` given twice");
         has_offsets = true;
         if (auto r = read_offsets(v, t, doc, who); !r) return r;
-      } else if (auto e = check_value(v)) {
+      } else if (auto e = check_value(v, 3)) {
         return json_error(e, &doc);
       }
     }
@@ -158,14 +174,16 @@ class header_parser {
   result<void> read_shape(od::value v, od::document& doc, const Who& who) {
     od::array dims;
     if (auto e = v.get_array().get(dims))
-      return field_error(e, errc::invalid_shape, who() + ": shape is not an array", doc);
+      return field_error(e, errc::invalid_shape, who() + ": shape is not an array", doc, v);
     for (auto element : dims) {
+      od::value x;
+      if (auto e = element.get(x)) return json_error(e, &doc);
       std::uint64_t d = 0;
-      if (auto e = element.get_uint64().get(d))
+      if (auto e = x.get_uint64().get(d))
         return field_error(e, errc::invalid_shape,
                            who() + ": shape[" + std::to_string(builder_.current_rank()) +
                                "] is not an integer in [0, 2^64)",
-                           doc);
+                           doc, x);
       if (builder_.current_rank() >= options_.max_rank)
         return make_error(errc::rank_too_large,
                           who() + ": more than " + std::to_string(options_.max_rank) + " dimensions");
@@ -178,14 +196,17 @@ class header_parser {
   result<void> read_offsets(od::value v, tensor_info& t, od::document& doc, const Who& who) {
     od::array pair;
     if (auto e = v.get_array().get(pair))
-      return field_error(e, errc::invalid_data_offsets, who() + ": data_offsets is not an array", doc);
+      return field_error(e, errc::invalid_data_offsets, who() + ": data_offsets is not an array", doc, v);
     std::uint64_t values[2] = {0, 0};
     std::size_t n = 0;
     for (auto element : pair) {
+      od::value xv;
+      if (auto e = element.get(xv)) return json_error(e, &doc);
       std::uint64_t x = 0;
-      if (auto e = element.get_uint64().get(x))
+      if (auto e = xv.get_uint64().get(x))
         return field_error(e, errc::invalid_data_offsets,
-                           who() + ": data_offsets[" + std::to_string(n) + "] is not an integer in [0, 2^64)", doc);
+                           who() + ": data_offsets[" + std::to_string(n) + "] is not an integer in [0, 2^64)", doc,
+                           xv);
       if (n < 2) values[n] = x;
       ++n;
     }
@@ -198,10 +219,14 @@ class header_parser {
   }
 
   // Walks a value we ignore so that broken JSON inside it is still an error.
-  // Recursion is bounded by the parser's maximum depth.
-  static simdjson::error_code check_value(od::value v) {
+  // `depth` is the nesting level `v` has if it is an array or an object;
+  // recursion stops at max_json_depth (On Demand does not enforce its own
+  // limit in optimized builds).
+  static simdjson::error_code check_value(od::value v, unsigned depth) {
     od::json_type type;
     if (auto e = v.type().get(type)) return e;
+    if ((type == od::json_type::array || type == od::json_type::object) && depth > max_json_depth)
+      return simdjson::DEPTH_ERROR;
     switch (type) {
       case od::json_type::array: {
         od::array a;
@@ -209,7 +234,7 @@ class header_parser {
         for (auto element : a) {
           od::value x;
           if (auto e = element.get(x)) return e;
-          if (auto e = check_value(x)) return e;
+          if (auto e = check_value(x, depth + 1)) return e;
         }
         return simdjson::SUCCESS;
       }
@@ -221,7 +246,7 @@ class header_parser {
           if (auto e = field.unescaped_key().get(key)) return e;
           od::value x;
           if (auto e = field.value().get(x)) return e;
-          if (auto e = check_value(x)) return e;
+          if (auto e = check_value(x, depth + 1)) return e;
         }
         return simdjson::SUCCESS;
       }
@@ -255,7 +280,7 @@ class header_parser {
       case od::json_type::array: {
         od::value v;
         if ((e = doc.get_value().get(v))) return e;
-        e = check_value(v);
+        e = check_value(v, 1);
         break;
       }
       case od::json_type::number: {
