@@ -46,9 +46,16 @@ enum class errc : std::uint8_t {
   invalid_argument,            // caller's mistake: bad name, shape/bytes disagree, buffer too small
   stream_failed,               // a writer's chunk source failed or ended early
   write_failed,                // writing, syncing or renaming the output failed
+  digest_mismatch,             // bytes do not hash to the SHA-256 recorded for them (seal, signature)
+  not_sealed,                  // the file has no seal (__metadata__ key safeweights.seal)
+  invalid_seal,                // the seal is malformed or disagrees with the header
+  invalid_key,                 // a key file is unreadable, not PEM, or not an Ed25519 key of the right kind
+  invalid_signature_file,      // a .sig file is not in the format of spec/EXTENSIONS.md
+  wrong_key,                   // the signature was made with another key than the one given
+  signature_mismatch,          // the Ed25519 signature does not verify: the .sig file was altered
 };
 
-inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::write_failed) + 1;
+inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::signature_mismatch) + 1;
 
 // Snake-case names, in enum order; a test checks the table against the enum.
 inline constexpr std::array<std::string_view, errc_count> errc_names = {
@@ -81,6 +88,13 @@ inline constexpr std::array<std::string_view, errc_count> errc_names = {
     "invalid_argument",
     "stream_failed",
     "write_failed",
+    "digest_mismatch",
+    "not_sealed",
+    "invalid_seal",
+    "invalid_key",
+    "invalid_signature_file",
+    "wrong_key",
+    "signature_mismatch",
 };
 
 constexpr std::string_view to_string(errc code) noexcept {

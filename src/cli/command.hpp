@@ -26,6 +26,10 @@ using args_t = std::span<char* const>;
 int run_inspect(args_t args);
 int run_validate(args_t args);
 int run_repack(args_t args);
+int run_digest(args_t args);
+int run_seal(args_t args);
+int run_sign(args_t args);
+int run_verify(args_t args);
 
 inline void write_out(std::FILE* f, std::string_view text) { std::fwrite(text.data(), 1, text.size(), f); }
 

@@ -22,6 +22,10 @@ constexpr command commands[] = {
     {"inspect", cli::run_inspect, "list a file's tensors and metadata (a table, or JSON with --json)"},
     {"validate", cli::run_validate, "check files against the format, one line per file"},
     {"repack", cli::run_repack, "rewrite a file in the canonical layout (atomically; IN may equal OUT)"},
+    {"digest", cli::run_digest, "SHA-256 of a file and of each of its tensors"},
+    {"seal", cli::run_seal, "write a copy with every tensor's SHA-256 in its metadata"},
+    {"sign", cli::run_sign, "write FILE.sig, an Ed25519 signature of FILE"},
+    {"verify", cli::run_verify, "check a file's signature (--key) and seal"},
 };
 
 constexpr std::string_view usage = "usage: safeweights COMMAND [OPTION...] ARG...";

@@ -65,6 +65,14 @@ class reader {
     return r;
   }
 
+  // Opens a file already open for reading (`label` names it in messages):
+  // the reader reads and maps this descriptor, whatever its path is now.
+  static result<reader> open(file_handle file, const std::string& label, const read_options& options = {}) {
+    auto r = open_impl(std::move(file), label, options);
+    if (!r) return std::move(r).error_value().in(label);
+    return r;
+  }
+
   // Reads a file image the caller holds; the caller keeps `bytes` alive
   // for as long as this reader and its views live.
   static result<reader> from_buffer(std::span<const std::byte> bytes, const read_options& options = {},
@@ -187,12 +195,16 @@ class reader {
   explicit reader(std::shared_ptr<detail::reader_state> state) : state_(std::move(state)) {}
 
   static result<reader> open_impl(const std::string& path, const read_options& options) {
+    auto file = file_handle::open_read(path);
+    if (!file) return std::move(file).error_value();
+    return open_impl(std::move(*file), path, options);
+  }
+
+  static result<reader> open_impl(file_handle file, const std::string& path, const read_options& options) {
     auto state = std::make_shared<detail::reader_state>();
     state->source = path;
     state->mode = options.mode;
-    auto file = file_handle::open_read(path);
-    if (!file) return std::move(file).error_value();
-    state->file = std::move(*file);
+    state->file = std::move(file);
     state->file_size = state->file.size();
     if (state->file_size < 8)
       return make_error(errc::header_too_small, "file is " + std::to_string(state->file_size) +

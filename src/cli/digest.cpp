@@ -1,0 +1,81 @@
+// `safeweights digest [--json] FILE`: SHA-256 of the whole file and of every
+// tensor's bytes. One mapping serves the header and every digest, so they
+// describe the same bytes; the file's digest (sequential by nature) runs on
+// its own thread beside the tensors' (parallel across tensors).
+#include <thread>
+
+#include "command.hpp"
+#include "safeweights/detail/json_writer.hpp"
+#include "safeweights/integrity/file_digest.hpp"
+#include "safeweights/integrity/tensor_digests.hpp"
+#include "safeweights/safeweights.hpp"
+
+namespace sw = safeweights;
+
+namespace safeweights_cli {
+namespace {
+
+constexpr std::string_view usage = "usage: safeweights digest [--json] FILE";
+
+constexpr std::string_view help =
+    "usage: safeweights digest [--json] FILE\n"
+    "\n"
+    "Validate FILE, then print the SHA-256 of the whole file and of each\n"
+    "tensor's raw bytes, in offset order:\n"
+    "  FILE_SHA256  FILE\n"
+    "  TENSOR_SHA256  NAME\n"
+    "  ...\n"
+    "\n"
+    "Options:\n"
+    "  --json      {\"file_size\": N, \"file_sha256\": \"...\",\n"
+    "               \"tensors\": [{\"name\": \"...\", \"sha256\": \"...\"}, ...]}\n"
+    "  -h, --help  show this help\n";
+
+}  // namespace
+
+int run_digest(args_t args) {
+  command_line cl = split_args(args);
+  if (cl.has("--help") || cl.has("-h")) {
+    write_out(stdout, help);
+    return exit_ok;
+  }
+  if (auto f = cl.unknown_flag({"--json"}); !f.empty())
+    return usage_error("digest: unknown option `" + printable(f) + "`", usage);
+  if (cl.operands.size() != 1) return usage_error(cl.operands.empty() ? "digest: missing FILE" : "digest: one FILE only", usage);
+  const std::string& path = cl.operands[0];
+
+  auto file = sw::file_handle::open_read(path);
+  if (!file) return fail(std::move(file).error_value().in(path));
+  auto map = sw::mapping::map(*file);
+  if (!map) return fail(std::move(map).error_value().in(path));
+  auto r = sw::reader::from_buffer(map->bytes(), {}, path);
+  if (!r) return fail(r.error_value());
+
+  sw::file_digest whole;
+  std::thread file_thread([&] { whole = sw::digest_bytes(map->bytes()); });
+  unsigned others = std::max(1u, std::thread::hardware_concurrency() - 1);
+  auto tensors = sw::digest_tensors(*r, others);
+  file_thread.join();
+  if (!tensors) return fail(tensors.error_value());
+
+  std::string out;
+  if (cl.has("--json")) {
+    out = "{\"file_size\": ";
+    sw::detail::append_uint(out, whole.size);
+    out += ", \"file_sha256\": \"" + sw::to_hex(whole.sha256) + "\", \"tensors\": [";
+    for (std::size_t i = 0; i < tensors->size(); ++i) {
+      out += i ? ", {\"name\": " : "{\"name\": ";
+      sw::detail::append_json_string(out, r->tensors()[i].name);
+      out += ", \"sha256\": \"" + sw::to_hex((*tensors)[i]) + "\"}";
+    }
+    out += "]}\n";
+  } else {
+    out = sw::to_hex(whole.sha256) + "  " + printable(path) + "\n";
+    for (std::size_t i = 0; i < tensors->size(); ++i)
+      out += sw::to_hex((*tensors)[i]) + "  " + printable(r->tensors()[i].name) + "\n";
+  }
+  write_out(stdout, out);
+  return exit_ok;
+}
+
+}  // namespace safeweights_cli

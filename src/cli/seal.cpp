@@ -1,0 +1,46 @@
+// `safeweights seal IN OUT`: writes IN's tensors and metadata to OUT with a
+// seal (per-tensor SHA-256, dtype and shape under the metadata key
+// `safeweights.seal`); OUT stays plain safetensors. Atomic: IN may be OUT.
+#include "command.hpp"
+#include "safeweights/integrity/seal_file.hpp"
+
+namespace sw = safeweights;
+
+namespace safeweights_cli {
+namespace {
+
+constexpr std::string_view usage = "usage: safeweights seal IN OUT";
+
+constexpr std::string_view help =
+    "usage: safeweights seal IN OUT\n"
+    "\n"
+    "Validate IN and write it to OUT in the canonical layout, adding the SHA-256\n"
+    "of every tensor (with its dtype and shape) under the metadata key\n"
+    "`safeweights.seal`. Every safetensors reader still reads OUT; `safeweights\n"
+    "verify OUT` checks every tensor against the seal, and the library can check\n"
+    "each tensor when it is first read. An existing seal is replaced. OUT is\n"
+    "written atomically; IN and OUT may be the same file.\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help  show this help\n";
+
+}  // namespace
+
+int run_seal(args_t args) {
+  command_line cl = split_args(args);
+  if (cl.has("--help") || cl.has("-h")) {
+    write_out(stdout, help);
+    return exit_ok;
+  }
+  if (!cl.flags.empty()) return usage_error("seal: unknown option `" + printable(cl.flags[0]) + "`", usage);
+  if (cl.operands.size() != 2) return usage_error("seal: needs IN and OUT", usage);
+  auto r = sw::reader::open(cl.operands[0]);
+  if (!r) return fail(r.error_value());
+  sw::writer w;
+  if (auto s = sw::add_sealed(*r, w); !s) return fail(s.error_value());
+  if (auto s = w.write_file(cl.operands[1]); !s) return fail(s.error_value());
+  write_out(stdout, "sealed " + std::to_string(r->tensors().size()) + " tensors: " + printable(cl.operands[1]) + "\n");
+  return exit_ok;
+}
+
+}  // namespace safeweights_cli
