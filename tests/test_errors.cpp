@@ -60,6 +60,13 @@ const std::pair<errc, const char*> expected_names[] = {
     {errc::invalid_argument, "invalid_argument"},
     {errc::stream_failed, "stream_failed"},
     {errc::write_failed, "write_failed"},
+    {errc::digest_mismatch, "digest_mismatch"},
+    {errc::not_sealed, "not_sealed"},
+    {errc::invalid_seal, "invalid_seal"},
+    {errc::invalid_key, "invalid_key"},
+    {errc::invalid_signature_file, "invalid_signature_file"},
+    {errc::wrong_key, "wrong_key"},
+    {errc::signature_mismatch, "signature_mismatch"},
 };
 
 bool is_snake_case(std::string_view s) {
