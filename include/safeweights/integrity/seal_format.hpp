@@ -5,13 +5,14 @@
 //   {"version":1,"algorithm":"sha256","tensors":{
 //     "<name>":{"dtype":"F32","shape":[2,3],"sha256":"<64 lowercase hex>"}, ...}}
 //
-// with one entry per tensor, in the file's offset order. dtype and shape are
+// with one entry per tensor, sorted by name. dtype and shape are
 // sealed with the bytes, so editing a header to reinterpret the same bytes
 // is caught too. Parsing is strict: anything else is invalid_seal.
 #pragma once
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -62,12 +63,19 @@ class seal {
   detail::name_table by_name_;
 };
 
-// The seal's metadata value for `r`'s tensors and their digests (offset order).
+// The seal's metadata value for `r`'s tensors and their digests (offset
+// order). Members are sorted by name (bytewise), so the seal of the same
+// tensors is the same text whatever the file's layout, and resealing a
+// sealed file changes nothing.
 inline std::string make_seal(const reader& r, std::span<const sha256_digest> digests) {
   std::string out = "{\"version\":1,\"algorithm\":\"sha256\",\"tensors\":{";
   auto tensors = r.tensors();
-  for (std::size_t i = 0; i < tensors.size(); ++i) {
-    if (i) out += ',';
+  std::vector<std::size_t> by_name(tensors.size());
+  for (std::size_t i = 0; i < by_name.size(); ++i) by_name[i] = i;
+  std::sort(by_name.begin(), by_name.end(), [&](std::size_t a, std::size_t b) { return tensors[a].name < tensors[b].name; });
+  for (std::size_t k = 0; k < by_name.size(); ++k) {
+    const std::size_t i = by_name[k];
+    if (k) out += ',';
     detail::append_json_string(out, tensors[i].name);
     out += ":{\"dtype\":\"";
     out += dtype_name(tensors[i].type);

@@ -22,7 +22,7 @@ namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 
 inline constexpr std::string_view signature_magic = "safeweights-signature-v1";
-// The longest valid signature file is 317 bytes; reading stops past this.
+// The longest valid signature file is 333 bytes; reading stops past this.
 inline constexpr std::size_t max_signature_file_bytes = 1024;
 
 struct signature_record {
