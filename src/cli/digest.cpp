@@ -53,7 +53,8 @@ int run_digest(args_t args) {
 
   sw::file_digest whole;
   std::thread file_thread([&] { whole = sw::digest_bytes(map->bytes()); });
-  unsigned others = std::max(1u, std::thread::hardware_concurrency() - 1);
+  const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());  // 0 when unknown
+  const unsigned others = std::max(1u, hardware - 1);
   auto tensors = sw::digest_tensors(*r, others);
   file_thread.join();
   if (!tensors) return fail(tensors.error_value());
