@@ -127,7 +127,7 @@ class canonical_scanner {
     if (b_.tensor_count() >= options_.max_tensors) return false;
     if (!eat_literal(":{\"dtype\":") || !string(type_name)) return false;
     // Files hold long runs of one dtype: try the last one before the table.
-    if (type_name != last_type_name_) {
+    if (last_type_name_.empty() || type_name != last_type_name_) {
       auto type = parse_dtype(type_name);
       if (!type) return false;
       last_type_ = *type;

@@ -31,6 +31,10 @@ inline result<header_index> finish(header_builder& b, std::uint64_t data_bytes, 
 
 class header_parser {
  public:
+  // Nested arrays and objects allowed, the root object included: what
+  // serde_json's recursion limit of 128 lets the reference accept.
+  static constexpr unsigned max_nesting = 127;
+
   header_parser(padded_buffer&& json, const read_options& options)
       : builder_(std::move(json)), json_(builder_.json()), options_(options) {}
 
@@ -76,17 +80,32 @@ class header_parser {
       const char* p = nullptr;
       if (!doc->current_location().get(p)) where = " at header byte " + offset_of(p);
     }
-    std::string what = e == simdjson::DEPTH_ERROR ? "nesting deeper than the parser allows"
-                                                  : simdjson::error_message(e);
+    std::string what = e == simdjson::DEPTH_ERROR ? "nesting deeper than " + std::to_string(max_nesting) + " levels"
+                       : e == simdjson::TAPE_ERROR ? "a value is missing or malformed"
+                                                   : simdjson::error_message(e);
     for (char& c : what) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return make_error(errc::header_invalid_json, "header is not valid JSON" + where + ": " + what);
   }
 
-  // A type mismatch is the caller's schema error; anything else is broken JSON.
-  error field_error(simdjson::error_code e, errc schema, std::string message, od::document& doc) const {
+  // A value of the wrong type is the caller's schema error; anything else,
+  // including no value at all (`"shape":}`), is broken JSON.
+  error field_error(simdjson::error_code e, od::value& v, errc schema, std::string message, od::document& doc) const {
+    if (!starts_a_value(v)) return json_error(simdjson::TAPE_ERROR, &doc);
     if (e == simdjson::INCORRECT_TYPE || e == simdjson::NUMBER_ERROR || e == simdjson::NUMBER_OUT_OF_RANGE)
       return make_error(schema, std::move(message));
     return json_error(e, &doc);
+  }
+
+  // On Demand reports `{"a":}` as a type error; its first byte tells.
+  static bool starts_a_value(od::value& v) noexcept {
+    std::string_view token = v.raw_json_token();
+    if (token.empty()) return false;
+    switch (token.front()) {
+      case '{': case '[': case '"': case '-': case 't': case 'f': case 'n':
+        return true;
+      default:
+        return token.front() >= '0' && token.front() <= '9';
+    }
   }
 
   result<void> read_metadata(od::value value, od::document& doc) {
@@ -97,14 +116,17 @@ class header_parser {
     if (is_null) return {};
     od::object object;
     if (auto e = value.get_object().get(object))
-      return field_error(e, errc::invalid_metadata, "`__metadata__` is not an object of strings", doc);
+      return field_error(e, value, errc::invalid_metadata, "`__metadata__` is not an object of strings", doc);
     builder_.set_has_metadata();
     for (auto field : object) {
       std::string_view key, text;
       if (auto e = field.unescaped_key().get(key)) return json_error(e, &doc);
       std::string kept_key(key);  // the next unescape may reuse the parser's string buffer
-      if (auto e = field.value().get_string().get(text))
-        return field_error(e, errc::invalid_metadata, "metadata " + quote_name(kept_key) + ": value is not a string", doc);
+      od::value v;
+      if (auto e = field.value().get(v)) return json_error(e, &doc);
+      if (auto e = v.get_string().get(text))
+        return field_error(e, v, errc::invalid_metadata, "metadata " + quote_name(kept_key) + ": value is not a string",
+                           doc);
       if (!builder_.add_metadata(builder_.keep(kept_key), builder_.keep(text)))
         return make_error(errc::duplicate_key, "metadata key " + quote_name(kept_key) + " appears twice");
     }
@@ -120,7 +142,7 @@ class header_parser {
     auto who = [&t] { return "tensor " + quote_name(t.name); };
     od::object entry;
     if (auto e = value.get_object().get(entry))
-      return field_error(e, errc::invalid_tensor_entry, who() + ": entry is not an object", doc);
+      return field_error(e, value, errc::invalid_tensor_entry, who() + ": entry is not an object", doc);
     bool has_dtype = false, has_shape = false, has_offsets = false;
     for (auto field : entry) {
       std::string_view key;
@@ -132,7 +154,7 @@ class header_parser {
         has_dtype = true;
         std::string_view s;
         if (auto e = v.get_string().get(s))
-          return field_error(e, errc::invalid_tensor_entry, who() + ": dtype is not a string", doc);
+          return field_error(e, v, errc::invalid_tensor_entry, who() + ": dtype is not a string", doc);
         auto type = parse_dtype(s);
         if (!type) return make_error(errc::unknown_dtype, who() + ": unknown dtype " + quote_name(s));
         t.type = *type;
@@ -144,7 +166,7 @@ class header_parser {
         if (has_offsets) return make_error(errc::invalid_tensor_entry, who() + ": `data_offsets` given twice");
         has_offsets = true;
         if (auto r = read_offsets(v, t, doc, who); !r) return r;
-      } else if (auto e = check_value(v)) {
+      } else if (auto e = check_value(v, 3)) {  // root, entry, field
         return json_error(e, &doc);
       }
     }
@@ -158,11 +180,13 @@ class header_parser {
   result<void> read_shape(od::value v, od::document& doc, const Who& who) {
     od::array dims;
     if (auto e = v.get_array().get(dims))
-      return field_error(e, errc::invalid_shape, who() + ": shape is not an array", doc);
+      return field_error(e, v, errc::invalid_shape, who() + ": shape is not an array", doc);
     for (auto element : dims) {
+      od::value x;
+      if (auto e = element.get(x)) return json_error(e, &doc);
       std::uint64_t d = 0;
-      if (auto e = element.get_uint64().get(d))
-        return field_error(e, errc::invalid_shape,
+      if (auto e = x.get_uint64().get(d))
+        return field_error(e, x, errc::invalid_shape,
                            who() + ": shape[" + std::to_string(builder_.current_rank()) +
                                "] is not an integer in [0, 2^64)",
                            doc);
@@ -178,13 +202,15 @@ class header_parser {
   result<void> read_offsets(od::value v, tensor_info& t, od::document& doc, const Who& who) {
     od::array pair;
     if (auto e = v.get_array().get(pair))
-      return field_error(e, errc::invalid_data_offsets, who() + ": data_offsets is not an array", doc);
+      return field_error(e, v, errc::invalid_data_offsets, who() + ": data_offsets is not an array", doc);
     std::uint64_t values[2] = {0, 0};
     std::size_t n = 0;
     for (auto element : pair) {
+      od::value item;
+      if (auto e = element.get(item)) return json_error(e, &doc);
       std::uint64_t x = 0;
-      if (auto e = element.get_uint64().get(x))
-        return field_error(e, errc::invalid_data_offsets,
+      if (auto e = item.get_uint64().get(x))
+        return field_error(e, item, errc::invalid_data_offsets,
                            who() + ": data_offsets[" + std::to_string(n) + "] is not an integer in [0, 2^64)", doc);
       if (n < 2) values[n] = x;
       ++n;
@@ -198,22 +224,26 @@ class header_parser {
   }
 
   // Walks a value we ignore so that broken JSON inside it is still an error.
-  // Recursion is bounded by the parser's maximum depth.
-  static simdjson::error_code check_value(od::value v) {
+  // `depth` counts the containers `v` sits in plus itself if it is one; past
+  // max_nesting it is an error (On Demand does not bound it, and each level
+  // is a stack frame here).
+  static simdjson::error_code check_value(od::value v, unsigned depth) {
     od::json_type type;
     if (auto e = v.type().get(type)) return e;
     switch (type) {
       case od::json_type::array: {
+        if (depth > max_nesting) return simdjson::DEPTH_ERROR;
         od::array a;
         if (auto e = v.get_array().get(a)) return e;
         for (auto element : a) {
           od::value x;
           if (auto e = element.get(x)) return e;
-          if (auto e = check_value(x)) return e;
+          if (auto e = check_value(x, depth + 1)) return e;
         }
         return simdjson::SUCCESS;
       }
       case od::json_type::object: {
+        if (depth > max_nesting) return simdjson::DEPTH_ERROR;
         od::object o;
         if (auto e = v.get_object().get(o)) return e;
         for (auto field : o) {
@@ -221,7 +251,7 @@ class header_parser {
           if (auto e = field.unescaped_key().get(key)) return e;
           od::value x;
           if (auto e = field.value().get(x)) return e;
-          if (auto e = check_value(x)) return e;
+          if (auto e = check_value(x, depth + 1)) return e;
         }
         return simdjson::SUCCESS;
       }
@@ -255,7 +285,7 @@ class header_parser {
       case od::json_type::array: {
         od::value v;
         if ((e = doc.get_value().get(v))) return e;
-        e = check_value(v);
+        e = check_value(v, 1);
         break;
       }
       case od::json_type::number: {
