@@ -105,26 +105,43 @@ class canonical_scanner {
     }
   }
 
-  // An unsigned integer in JSON syntax (no sign, no leading zero). Up to 8
-  // digits are converted at once from one 8-byte load; longer ones digit by
-  // digit, with a check on the 20th.
-  bool number(std::uint64_t& out) noexcept {
-    const char* const start = p_;
-    std::uint64_t w = load8(start);
-    // Bytes that are not digits: below '0', or at/after '0' + 10.
-    std::uint64_t d = w - ones * '0';
+  // How many of the 8 bytes of `w` are digits before the first that is not;
+  // `d` gets each byte minus '0' (valid up to that first non-digit).
+  static unsigned leading_digits(std::uint64_t w, std::uint64_t& d) noexcept {
+    d = w - ones * '0';
+    // Not a digit: below '0' (the subtraction wraps, setting the high bit)
+    // or at least '0' + 10 (low 7 bits + 118 reach the high bit).
     std::uint64_t not_digit = (d | ((d & ~highs) + ones * (128 - 10))) & highs;
-    unsigned count = not_digit ? static_cast<unsigned>(__builtin_ctzll(not_digit)) >> 3 : 8;
+    return not_digit ? static_cast<unsigned>(__builtin_ctzll(not_digit)) >> 3 : 8;
+  }
+
+  // The value of the first `count` (1..8) digits of `d`, most significant first.
+  static std::uint64_t digits_value(std::uint64_t d, unsigned count) noexcept {
+    std::uint64_t v = d << (8 * (8 - count));  // leading zero digits fill the low bytes
+    v = (v * 10 + (v >> 8)) & 0x00ff00ff00ff00ffull;
+    v = (v * 100 + (v >> 16)) & 0x0000ffff0000ffffull;
+    return (v * 10000 + (v >> 32)) & 0x00000000ffffffffull;
+  }
+
+  // An unsigned integer in JSON syntax (no sign, no leading zero). Up to 16
+  // digits are converted a word at a time; longer ones digit by digit, with
+  // a check on the 20th.
+  bool number(std::uint64_t& out) noexcept {
+    static constexpr std::uint64_t pow10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+    const char* const start = p_;
+    std::uint64_t d;
+    unsigned count = leading_digits(load8(start), d);
     if (count == 0 || (count > 1 && *start == '0')) return false;
     if (count < 8) {
-      if (start + count > end_) return false;
-      // The digits, shifted to the top bytes, combined pairwise: 1-2-4-8.
-      std::uint64_t v = (d << (8 * (8 - count)));
-      v = (v * 10 + (v >> 8)) & 0x00ff00ff00ff00ffull;
-      v = (v * 100 + (v >> 16)) & 0x0000ffff0000ffffull;
-      v = (v * 10000 + (v >> 32)) & 0x00000000ffffffffull;
-      out = v;
+      out = digits_value(d, count);
       p_ = start + count;
+      return true;
+    }
+    std::uint64_t d2;
+    unsigned more = leading_digits(load8(start + 8), d2);
+    if (more < 8) {
+      out = digits_value(d, 8) * pow10[more] + (more ? digits_value(d2, more) : 0);
+      p_ = start + 8 + more;
       return true;
     }
     const char* p = start;
