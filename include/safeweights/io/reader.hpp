@@ -10,11 +10,13 @@
 // file costs what opening a 1 KiB one with the same header costs.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "safeweights/format/parse_header.hpp"
+#include "safeweights/format/slice_layout.hpp"
 #include "safeweights/io/file_handle.hpp"
 #include "safeweights/io/loaded_tensors.hpp"
 #include "safeweights/io/mapping.hpp"
@@ -32,6 +34,10 @@ struct reader_state {
   std::span<const std::byte> bytes;  // the whole file, where it is in memory
   std::uint64_t file_size = 0;
   header_index index;
+  // What was fetched from the file by pread (all of it in io_mode::pread):
+  // bytes and calls, for the callers who account for I/O per process.
+  mutable std::atomic<std::uint64_t> bytes_fetched{0};
+  mutable std::atomic<std::uint64_t> fetch_calls{0};
 };
 
 inline std::uint64_t read_le64(const unsigned char* p) noexcept {
@@ -127,14 +133,31 @@ class reader {
                                                     std::to_string(dst.size()))
           .in(source());
     if (dst.empty()) return {};
-    if (state_->file) {
-      auto r = state_->file.read_exact(dst.data(), dst.size(), state_->index.data_offset() + info.begin);
-      if (!r) return std::move(r).error_value().in(source());
-      return {};
-    }
-    std::memcpy(dst.data(), in_memory(info).data(), dst.size());
-    return {};
+    return read_range(dst.data(), dst.size(), info.begin);
   }
+
+  // Slices (format/slice_layout.hpp says where their bytes lie; the
+  // definitions are in io/reader_slices.hpp). A slice as a view: zero-copy
+  // when its bytes are contiguous and in memory, otherwise an owned copy of
+  // exactly its bytes. The view's info() carries the slice's shape.
+  result<tensor_view> slice(const tensor_info& info, slice_spec spec) const;
+  result<tensor_view> slice(std::string_view name, slice_spec spec) const;
+  // Copies a slice into `dst` (exactly its bytes), reading only those bytes.
+  result<void> read_slice(const tensor_info& info, slice_spec spec, std::span<std::byte> dst) const;
+
+  // Byte ranges of the data section, each copied to its own destination. In
+  // io_mode::pread ranges that touch in the file are fetched by one call
+  // (preadv into their destinations); nothing outside the ranges is read.
+  struct byte_range {
+    std::uint64_t offset = 0;  // from the start of the data section
+    std::uint64_t size = 0;
+    std::byte* dst = nullptr;
+  };
+  result<void> read_ranges(std::span<const byte_range> ranges) const;
+
+  // Bytes and read calls fetched from the file by pread so far.
+  std::uint64_t bytes_fetched() const noexcept { return state_->bytes_fetched.load(std::memory_order_relaxed); }
+  std::uint64_t fetch_calls() const noexcept { return state_->fetch_calls.load(std::memory_order_relaxed); }
 
   // Eager mode: copies the named tensors (all of them when `names` is empty)
   // into owned, 64-byte aligned memory.
@@ -206,10 +229,12 @@ class reader {
     auto index = parse_header(std::move(json), state->file_size - 8 - *n, options);
     if (!index) return std::move(index).error_value();
     state->index = std::move(*index);
+    if (options.random_access) ::posix_fadvise(state->file.fd(), 0, 0, POSIX_FADV_RANDOM);  // a hint only
     if (options.mode == io_mode::mmap) {
       auto m = mapping::map(state->file);
       if (!m) return std::move(m).error_value();
       state->map = std::move(*m);
+      if (options.random_access) state->map.advise_random();
       state->bytes = state->map.bytes();
     }
     return reader(std::move(state));
@@ -228,6 +253,8 @@ class reader {
     if (state_->file) {
       auto r = state_->file.read_exact(dst, static_cast<std::size_t>(n), state_->index.data_offset() + at);
       if (!r) return std::move(r).error_value().in(source());
+      state_->bytes_fetched.fetch_add(n, std::memory_order_relaxed);
+      state_->fetch_calls.fetch_add(1, std::memory_order_relaxed);
       return {};
     }
     std::memcpy(dst, state_->bytes.data() + state_->index.data_offset() + at, static_cast<std::size_t>(n));
@@ -240,6 +267,14 @@ class reader {
 
   std::shared_ptr<const detail::reader_state> state_;
 };
+
+SAFEWEIGHTS_INLINE_NAMESPACE_END
+}  // namespace safeweights
+
+#include "safeweights/io/reader_slices.hpp"
+
+namespace safeweights {
+SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 
 // The throwing convenience layer.
 inline reader open(const std::string& path, const read_options& options = {}) {
