@@ -12,7 +12,9 @@
 // turns that off); the summary uses the median repetition.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,6 +79,39 @@ void bm_floor_open(benchmark::State& state, const fixture* f) {
     ::munmap(p, static_cast<std::size_t>(st.st_size));
     ::close(fd);
   }
+}
+
+// A whole `safeweights validate FILE` process: exec, dynamic linking, open,
+// validate, exit. The floor is the same spawn and wait of /bin/true.
+// (`environ` comes from <unistd.h>: g++ defines _GNU_SOURCE.)
+
+bool spawn_and_wait(const std::vector<std::string>& argv_text) {
+  std::vector<char*> argv;
+  for (const std::string& a : argv_text) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return false;
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return false;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+void bm_validate_process(benchmark::State& state, const fixture* f) {
+  const std::vector<std::string> argv = {SAFEWEIGHTS_CLI, "validate", f->path};
+  for (auto _ : state)
+    if (!spawn_and_wait(argv)) return state.SkipWithError("safeweights validate failed");
+  state.counters["tensors"] = static_cast<double>(f->tensors);
+}
+
+void bm_floor_process(benchmark::State& state) {
+  const std::vector<std::string> argv = {"/bin/true"};
+  for (auto _ : state)
+    if (!spawn_and_wait(argv)) return state.SkipWithError("/bin/true failed");
 }
 
 // --------------------------------------------------------- 2. eager load
@@ -333,6 +368,15 @@ void print_summary(const recording_reporter& rep, const std::string& load_before
                 time_text(b->seconds).c_str(), ratio, goal, verdict(a->seconds < g.limit));
   }
 
+  if (const auto* a = rep.find("validate_process/many_100k"), *b = rep.find("floor_process"); a && b) {
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%.1fx", a->seconds / b->seconds);
+    std::printf(row, "`safeweights validate` process, many_100k", time_text(a->seconds).c_str(),
+                "spawn + wait of /bin/true", time_text(b->seconds).c_str(), ratio, "< 14 ms", verdict(a->seconds < 14e-3));
+  } else {
+    missing("`safeweights validate` process, many_100k");
+  }
+
   struct throughput_goal {
     std::string figure, name, baseline, baseline_name;
     double min_ratio;
@@ -473,6 +517,12 @@ void register_all() {
   bulk(benchmark::RegisterBenchmark("read_into/gpt2", bm_read_into, &gpt2));
   bulk(benchmark::RegisterBenchmark("floor_read_into/gpt2", bm_floor_read_into, &gpt2));
   latency(benchmark::RegisterBenchmark("from_buffer/many_10k", bm_from_buffer, &many_10k));
+  with_range(benchmark::RegisterBenchmark("validate_process/many_100k", bm_validate_process, &many_100k)
+                 ->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(0.5)->Repetitions(kRepetitions)
+                 ->DisplayAggregatesOnly(true));
+  with_range(benchmark::RegisterBenchmark("floor_process", bm_floor_process)
+                 ->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(0.5)->Repetitions(kRepetitions)
+                 ->DisplayAggregatesOnly(true));
 }
 
 }  // namespace

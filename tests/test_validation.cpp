@@ -265,25 +265,26 @@ TEST_CASE("R4: a header that is not UTF-8 is rejected") {
   CHECK(r->tensors()[0].name == name);
 }
 
-// Given names or metadata that are not UTF-8, the writer refuses them rather
-// than write a file that every reader (ours included) refuses under R4.
 TEST_CASE("R4: the writer never writes a header that is not UTF-8") {
   std::vector<std::byte> one_byte(1);
   SUBCASE("a tensor name") {
     sw::writer w;
     CHECK(w.add("\xff", sw::dtype::U8, {1}, one_byte).code() == errc::invalid_argument);
-    CHECK(w.add("ok\xc0\xaf", sw::dtype::U8, {1}, one_byte).code() == errc::invalid_argument);
+    CHECK(w.add("ok\xc0\xaf", sw::dtype::U8, {1}, one_byte).code() == errc::invalid_argument);  // overlong '/'
+    CHECK(w.add("\xed\xa0\x80", sw::dtype::U8, {1}, one_byte).code() == errc::invalid_argument);  // surrogate
+    CHECK(w.size() == 0);
+    CHECK(w.add("caf\xc3\xa9", sw::dtype::U8, {1}, one_byte).code() == errc::ok);
     auto bytes = w.serialize();
-    if (bytes) CHECK(sw::reader::from_buffer(*bytes).code() == errc::ok);
+    REQUIRE(bytes);
+    CHECK(sw::reader::from_buffer(*bytes).code() == errc::ok);
   }
   SUBCASE("a metadata key or value") {
-    sw::writer w;
-    w.set_metadata("k\xed\xa0\x80", "v");
-    w.set_metadata("k", "\xe2\x82");
-    auto bytes = w.serialize();
-    CHECK(bytes.code() == errc::invalid_argument);
-    // Refused, or readable: never a file the reader rejects.
-    if (bytes) CHECK(sw::reader::from_buffer(*bytes).code() == errc::ok);
+    for (auto [key, value] : {std::pair<std::string, std::string>{"k\xed\xa0\x80", "v"}, {"k", "\xe2\x82"}}) {
+      sw::writer w;
+      w.set_metadata(key, value);
+      CHECK(w.serialize().code() == errc::invalid_argument);
+      CHECK(w.header().code() == errc::invalid_argument);
+    }
   }
 }
 
@@ -313,9 +314,9 @@ TEST_CASE("R5: a header that is not JSON is rejected") {
   CHECK(open_file_code(test_support::make_file("{\"a\" \"b\"}")) == errc::header_invalid_json);
 }
 
-// A value missing after a colon is a syntax error. On Demand asks for the
-// expected type first and reports a type mismatch; the parser then looks at
-// the token to tell a wrong type from no value at all.
+// A value missing after a colon is a syntax error, but the parser asks for the
+// expected type first and reports the schema code of whatever it expected. The
+// file is rejected either way; only the code is wrong. See the report.
 TEST_CASE("R5: a value missing after a colon is a JSON error, not a schema error") {
   check_reject("{\"a\":}", 0, errc::header_invalid_json);
   check_reject("{\"a\":,\"b\":{}}", 0, errc::header_invalid_json);
@@ -353,10 +354,8 @@ TEST_CASE("R5: text after the object is rejected, white space around it is accep
   CHECK(shape_of(r->tensors()[0]) == std::vector<std::uint64_t>{1});
 }
 
-// simdjson's On Demand API in an optimized build does not enforce its depth
-// limit, and the parser's walk over unknown fields recurses once per level;
-// the walk stops at max_json_depth. Run in a child process so that a crash
-// (a stack overflow) is reported as a failure.
+// On Demand does not bound nesting and the walk over unknown values recurses
+// once per level; run in a child process so a crash is reported as a failure.
 TEST_CASE("R5: nesting 100,000 deep in an unknown field or at the root is rejected without a crash") {
   const std::string open(100'000, '['), close(100'000, ']');
   std::string objects;
@@ -380,21 +379,23 @@ TEST_CASE("R5: nesting 100,000 deep in an unknown field or at the root is reject
   }
 }
 
-// The limit is serde_json's (the reference's parser): 127 levels of arrays and
-// objects, the root object counting as one.
-TEST_CASE("R5: nesting is limited to 127 levels, the root object included, as in the reference") {
-  auto nested_arrays = [](int levels) { return std::string(levels, '[') + std::string(levels, ']'); };
-  // Root (1) + entry (2) + the unknown field's value from level 3 on.
+TEST_CASE("R5: up to 127 nested arrays or objects are accepted, as by the reference; 128 are not") {
   const std::string head = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\":";
-  check_accept(head + nested_arrays(125) + "}}", 4);
-  check_reject(head + nested_arrays(126) + "}}", 4, errc::header_invalid_json);
-  std::string objects_125, close_125(125, '}');
-  for (int i = 0; i < 125; ++i) objects_125 += "{\"k\":";
-  check_accept(head + objects_125 + "1" + close_125 + "}}", 4);
-  check_reject(head + objects_125 + "{}" + close_125 + "}}", 4, errc::header_invalid_json);
-  // A root that is an array: the same limit, then R6.
-  check_reject(nested_arrays(127), 0, errc::header_not_object);
-  check_reject(nested_arrays(128), 0, errc::header_invalid_json);
+  auto arrays = [](int n) { return std::string(static_cast<std::size_t>(n), '[') + std::string(static_cast<std::size_t>(n), ']'); };
+  auto objects = [](int n) {
+    std::string s;
+    for (int i = 0; i < n; ++i) s += "{\"k\":";
+    s += "1";
+    return s + std::string(static_cast<std::size_t>(n), '}');
+  };
+  // The root object and the entry are two levels: 125 more make 127.
+  check_accept(head + arrays(125) + "}}", 4);
+  check_accept(head + objects(125) + "}}", 4);
+  check_reject(head + arrays(126) + "}}", 4, errc::header_invalid_json);
+  check_reject(head + objects(126) + "}}", 4, errc::header_invalid_json);
+  // A root that is not an object: 127 levels are JSON (R6), 128 are not (R5).
+  check_reject(arrays(127), 0, errc::header_not_object);
+  check_reject(arrays(128), 0, errc::header_invalid_json);
 }
 
 TEST_CASE("R6: a header that is JSON but not an object is rejected") {
@@ -543,8 +544,9 @@ TEST_CASE("R9: the dtype is one of the 22 names, exactly") {
   }
 }
 
-// The canonical fast path caches the last dtype name it looked up; before the
-// first lookup there is none, so "" must not match the empty cache.
+// The canonical fast path caches the last dtype name it looked up and starts
+// with an empty cached name mapped to F32, so "" as the first dtype is taken
+// for F32. The general parser rejects it. See the report for this library bug.
 TEST_CASE("R9: an empty dtype is rejected on the canonical fast path too") {
   check_reject(one("", "[1]", "[0,4]"), 4, errc::unknown_dtype, "a");
   check_reject(one("", "[]", "[0,4]"), 4, errc::unknown_dtype, "a");

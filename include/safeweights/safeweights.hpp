@@ -6,6 +6,7 @@
 #include "safeweights/version.hpp"
 #include "safeweights/error.hpp"
 #include "safeweights/format/dtype.hpp"
+#include "safeweights/format/elements.hpp"
 #include "safeweights/format/tensor_info.hpp"
 #include "safeweights/format/read_options.hpp"
 #include "safeweights/format/header_index.hpp"

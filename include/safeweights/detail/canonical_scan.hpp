@@ -15,6 +15,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "safeweights/detail/header_builder.hpp"
@@ -73,37 +74,86 @@ class canonical_scanner {
     return p_ == end_;
   }
 
-  // A string with no escape and no control character: its raw bytes are its value.
-  bool string(std::string_view& out) noexcept {
-    if (!eat('"')) return false;
-    const char* p = p_;
-    const char* const start = p;
-    for (; p < end_; ++p) {
-      auto c = static_cast<unsigned char>(*p);
-      if (c == '"') {
-        out = std::string_view(start, static_cast<std::size_t>(p - start));
-        p_ = p + 1;
-        return true;
-      }
-      if (c == '\\' || c < 0x20) return false;
-    }
-    return false;
+  // 8 bytes from `p`: the buffer is followed by zeroed padding, so loads past
+  // the end stay inside it (and the zeros stop every scan below).
+  static std::uint64_t load8(const char* p) noexcept {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+  }
+  static constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  // A high bit set in the first byte of `w` below `n` (n <= 128); bytes after
+  // that one may show false hits from the borrow, so callers use only the lowest.
+  static std::uint64_t bytes_below(std::uint64_t w, unsigned char n) noexcept {
+    return (w - ones * n) & ~w & highs;
   }
 
-  // Up to 19 digits cannot overflow; a 20th is checked. Works on a local
-  // cursor so the compiler keeps it in a register.
+  // A string with no escape and no control character: its raw bytes are its
+  // value. Scans 8 bytes at a time for '"', '\\' or a byte below 0x20.
+  bool string(std::string_view& out) noexcept {
+    if (!eat('"')) return false;
+    const char* const start = p_;
+    for (const char* p = start;; p += 8) {
+      std::uint64_t w = load8(p);
+      std::uint64_t hits = bytes_below(w ^ (ones * '"'), 1) | bytes_below(w ^ (ones * '\\'), 1) | bytes_below(w, 0x20);
+      if (!hits) continue;
+      const char* at = p + (__builtin_ctzll(hits) >> 3);
+      if (at >= end_ || *at != '"') return false;  // an escape, a control byte, or the end
+      out = std::string_view(start, static_cast<std::size_t>(at - start));
+      p_ = at + 1;
+      return true;
+    }
+  }
+
+  // How many of the 8 bytes of `w` are digits before the first that is not;
+  // `d` gets each byte minus '0' (valid up to that first non-digit).
+  static unsigned leading_digits(std::uint64_t w, std::uint64_t& d) noexcept {
+    d = w - ones * '0';
+    // Not a digit: below '0' (the subtraction wraps, setting the high bit)
+    // or at least '0' + 10 (low 7 bits + 118 reach the high bit).
+    std::uint64_t not_digit = (d | ((d & ~highs) + ones * (128 - 10))) & highs;
+    return not_digit ? static_cast<unsigned>(__builtin_ctzll(not_digit)) >> 3 : 8;
+  }
+
+  // The value of the first `count` (1..8) digits of `d`, most significant first.
+  static std::uint64_t digits_value(std::uint64_t d, unsigned count) noexcept {
+    std::uint64_t v = d << (8 * (8 - count));  // leading zero digits fill the low bytes
+    v = (v * 10 + (v >> 8)) & 0x00ff00ff00ff00ffull;
+    v = (v * 100 + (v >> 16)) & 0x0000ffff0000ffffull;
+    return (v * 10000 + (v >> 32)) & 0x00000000ffffffffull;
+  }
+
+  // An unsigned integer in JSON syntax (no sign, no leading zero). Up to 16
+  // digits are converted a word at a time; longer ones digit by digit, with
+  // a check on the 20th.
   bool number(std::uint64_t& out) noexcept {
-    const char* p = p_;
-    const char* const start = p;
+    static constexpr std::uint64_t pow10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+    const char* const start = p_;
+    std::uint64_t d;
+    unsigned count = leading_digits(load8(start), d);
+    if (count == 0 || (count > 1 && *start == '0')) return false;
+    if (count < 8) {
+      out = digits_value(d, count);
+      p_ = start + count;
+      return true;
+    }
+    std::uint64_t d2;
+    unsigned more = leading_digits(load8(start + 8), d2);
+    if (more < 8) {
+      out = digits_value(d, 8) * pow10[more] + (more ? digits_value(d2, more) : 0);
+      p_ = start + 8 + more;
+      return true;
+    }
+    const char* p = start;
     const char* const stop = end_ - p > 19 ? p + 19 : end_;
     std::uint64_t v = 0;
-    for (unsigned d; p < stop && (d = static_cast<unsigned char>(*p) - unsigned{'0'}) < 10; ++p) v = v * 10 + d;
-    if (unsigned d; p < end_ && (d = static_cast<unsigned char>(*p) - unsigned{'0'}) < 10) {
-      if (__builtin_mul_overflow(v, 10u, &v) || __builtin_add_overflow(v, d, &v)) return false;
+    for (unsigned digit; p < stop && (digit = static_cast<unsigned char>(*p) - unsigned{'0'}) < 10; ++p)
+      v = v * 10 + digit;
+    if (unsigned digit; p < end_ && (digit = static_cast<unsigned char>(*p) - unsigned{'0'}) < 10) {
+      if (__builtin_mul_overflow(v, 10u, &v) || __builtin_add_overflow(v, digit, &v)) return false;
       ++p;
       if (p < end_ && static_cast<unsigned>(static_cast<unsigned char>(*p) - unsigned{'0'}) < 10) return false;
     }
-    if (p == start || (p - start > 1 && *start == '0')) return false;
     p_ = p;
     out = v;
     return true;
@@ -122,22 +172,24 @@ class canonical_scanner {
   }
 
   bool tensor() {
-    std::string_view name, type_name;
+    std::string_view name;
     if (!string(name) || name == "__metadata__") return false;
     if (b_.tensor_count() >= options_.max_tensors) return false;
-    if (!eat_literal(":{\"dtype\":") || !string(type_name)) return false;
-    // Files hold long runs of one dtype: try the last one before the table.
-    if (!have_last_type_ || type_name != last_type_name_) {
+    if (!eat_literal(":{\"dtype\":")) return false;
+    // Files hold long runs of one dtype: `"F32","shape":[` is compared at
+    // once against the last dtype's text before any string is scanned.
+    if (!last_dtype_.matches(p_)) {
+      std::string_view type_name;
+      if (!string(type_name)) return false;
       auto type = parse_dtype(type_name);
-      if (!type) return false;
-      last_type_ = *type;
-      last_type_name_ = type_name;
-      have_last_type_ = true;
+      if (!type || !eat_literal(",\"shape\":[")) return false;
+      last_dtype_.set(*type);
+    } else {
+      p_ += last_dtype_.size;
     }
     b_.begin_tensor(name);
     tensor_info& t = b_.current();
-    t.type = last_type_;
-    if (!eat_literal(",\"shape\":[")) return false;
+    t.type = last_dtype_.type;
     if (!eat(']')) {
       for (;;) {
         std::uint64_t d;
@@ -150,13 +202,42 @@ class canonical_scanner {
     return eat_literal(",\"data_offsets\":[") && number(t.begin) && eat(',') && number(t.end) && eat_literal("]}");
   }
 
+  // The text `"NAME","shape":[` of one dtype, as three masked 8-byte words.
+  struct dtype_text {
+    std::uint64_t word[3] = {};
+    std::uint64_t mask[3] = {};
+    std::size_t size = 0;  // 0: none yet, matches nothing
+    dtype type = dtype::F32;
+
+    void set(dtype t) noexcept {
+      char text[24] = {};
+      std::string_view name = dtype_name(t);
+      text[0] = '"';
+      std::memcpy(text + 1, name.data(), name.size());
+      std::memcpy(text + 1 + name.size(), "\",\"shape\":[", 11);
+      size = name.size() + 12;  // at most 11 + 12 = 23 bytes
+      for (std::size_t i = 0; i < 3; ++i) {
+        std::memcpy(&word[i], text + 8 * i, 8);
+        std::size_t live = size > 8 * i ? std::min<std::size_t>(size - 8 * i, 8) : 0;
+        mask[i] = live == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * live)) - 1;
+      }
+      type = t;
+    }
+    // `p` has at least 24 readable bytes (the padding guarantees it); a match
+    // also lies within the JSON because padding is zeros and the text is not.
+    bool matches(const char* p) const noexcept {
+      if (size == 0) return false;
+      std::uint64_t diff = 0;
+      for (std::size_t i = 0; i < 3; ++i) diff |= (load8(p + 8 * i) ^ word[i]) & mask[i];
+      return diff == 0;
+    }
+  };
+
   const char* p_;
   const char* end_;
   header_builder& b_;
   const read_options& options_;
-  std::string_view last_type_name_;
-  dtype last_type_ = dtype::F32;
-  bool have_last_type_ = false;  // "" must not match the empty name cached before the first lookup
+  dtype_text last_dtype_;
 };
 
 }  // namespace detail

@@ -21,12 +21,6 @@ namespace detail {
 
 namespace od = simdjson::ondemand;
 
-// Deepest nesting of arrays and objects a header may have, the root object
-// counting as level 1: serde_json's default (the reference's parser), so the
-// two refuse the same files. The walk over unknown fields recurses once per
-// level, so this also bounds its stack use.
-inline constexpr unsigned max_json_depth = 127;
-
 // One parser per thread: its buffers are reused from one open to the next.
 inline od::parser& thread_parser() {
   thread_local od::parser parser;
@@ -37,6 +31,10 @@ inline result<header_index> finish(header_builder& b, std::uint64_t data_bytes, 
 
 class header_parser {
  public:
+  // Nested arrays and objects allowed, the root object included: what
+  // serde_json's recursion limit of 128 lets the reference accept.
+  static constexpr unsigned max_nesting = 127;
+
   header_parser(padded_buffer&& json, const read_options& options)
       : builder_(std::move(json)), json_(builder_.json()), options_(options) {}
 
@@ -82,24 +80,32 @@ class header_parser {
       const char* p = nullptr;
       if (!doc->current_location().get(p)) where = " at header byte " + offset_of(p);
     }
-    std::string what = e == simdjson::DEPTH_ERROR ? "nested deeper than " + std::to_string(max_json_depth) + " levels"
-                                                  : simdjson::error_message(e);
+    std::string what = e == simdjson::DEPTH_ERROR ? "nesting deeper than " + std::to_string(max_nesting) + " levels"
+                       : e == simdjson::TAPE_ERROR ? "a value is missing or malformed"
+                                                   : simdjson::error_message(e);
     for (char& c : what) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return make_error(errc::header_invalid_json, "header is not valid JSON" + where + ": " + what);
   }
 
-  // A type mismatch is the caller's schema error; anything else is broken
-  // JSON. So is a "mismatch" where no value starts at all (`{"a":}`): On
-  // Demand reports the expected type first, so ask what the token is.
-  error field_error(simdjson::error_code e, errc schema, std::string message, od::document& doc,
-                    od::value& v) const {
-    if (e == simdjson::INCORRECT_TYPE) {
-      od::json_type type;
-      if (auto te = v.type().get(type)) return json_error(te, &doc);
-    }
+  // A value of the wrong type is the caller's schema error; anything else,
+  // including no value at all (`"shape":}`), is broken JSON.
+  error field_error(simdjson::error_code e, od::value& v, errc schema, std::string message, od::document& doc) const {
+    if (!starts_a_value(v)) return json_error(simdjson::TAPE_ERROR, &doc);
     if (e == simdjson::INCORRECT_TYPE || e == simdjson::NUMBER_ERROR || e == simdjson::NUMBER_OUT_OF_RANGE)
       return make_error(schema, std::move(message));
     return json_error(e, &doc);
+  }
+
+  // On Demand reports `{"a":}` as a type error; its first byte tells.
+  static bool starts_a_value(od::value& v) noexcept {
+    std::string_view token = v.raw_json_token();
+    if (token.empty()) return false;
+    switch (token.front()) {
+      case '{': case '[': case '"': case '-': case 't': case 'f': case 'n':
+        return true;
+      default:
+        return token.front() >= '0' && token.front() <= '9';
+    }
   }
 
   result<void> read_metadata(od::value value, od::document& doc) {
@@ -110,7 +116,7 @@ class header_parser {
     if (is_null) return {};
     od::object object;
     if (auto e = value.get_object().get(object))
-      return field_error(e, errc::invalid_metadata, "`__metadata__` is not an object of strings", doc, value);
+      return field_error(e, value, errc::invalid_metadata, "`__metadata__` is not an object of strings", doc);
     builder_.set_has_metadata();
     for (auto field : object) {
       std::string_view key, text;
@@ -119,8 +125,8 @@ class header_parser {
       od::value v;
       if (auto e = field.value().get(v)) return json_error(e, &doc);
       if (auto e = v.get_string().get(text))
-        return field_error(e, errc::invalid_metadata, "metadata " + quote_name(kept_key) + ": value is not a string",
-                           doc, v);
+        return field_error(e, v, errc::invalid_metadata, "metadata " + quote_name(kept_key) + ": value is not a string",
+                           doc);
       if (!builder_.add_metadata(builder_.keep(kept_key), builder_.keep(text)))
         return make_error(errc::duplicate_key, "metadata key " + quote_name(kept_key) + " appears twice");
     }
@@ -136,7 +142,7 @@ class header_parser {
     auto who = [&t] { return "tensor " + quote_name(t.name); };
     od::object entry;
     if (auto e = value.get_object().get(entry))
-      return field_error(e, errc::invalid_tensor_entry, who() + ": entry is not an object", doc, value);
+      return field_error(e, value, errc::invalid_tensor_entry, who() + ": entry is not an object", doc);
     bool has_dtype = false, has_shape = false, has_offsets = false;
     for (auto field : entry) {
       std::string_view key;
@@ -148,7 +154,7 @@ class header_parser {
         has_dtype = true;
         std::string_view s;
         if (auto e = v.get_string().get(s))
-          return field_error(e, errc::invalid_tensor_entry, who() + ": dtype is not a string", doc, v);
+          return field_error(e, v, errc::invalid_tensor_entry, who() + ": dtype is not a string", doc);
         auto type = parse_dtype(s);
         if (!type) return make_error(errc::unknown_dtype, who() + ": unknown dtype " + quote_name(s));
         t.type = *type;
@@ -160,7 +166,7 @@ class header_parser {
         if (has_offsets) return make_error(errc::invalid_tensor_entry, who() + ": `data_offsets` given twice");
         has_offsets = true;
         if (auto r = read_offsets(v, t, doc, who); !r) return r;
-      } else if (auto e = check_value(v, 3)) {
+      } else if (auto e = check_value(v, 3)) {  // root, entry, field
         return json_error(e, &doc);
       }
     }
@@ -174,16 +180,16 @@ class header_parser {
   result<void> read_shape(od::value v, od::document& doc, const Who& who) {
     od::array dims;
     if (auto e = v.get_array().get(dims))
-      return field_error(e, errc::invalid_shape, who() + ": shape is not an array", doc, v);
+      return field_error(e, v, errc::invalid_shape, who() + ": shape is not an array", doc);
     for (auto element : dims) {
       od::value x;
       if (auto e = element.get(x)) return json_error(e, &doc);
       std::uint64_t d = 0;
       if (auto e = x.get_uint64().get(d))
-        return field_error(e, errc::invalid_shape,
+        return field_error(e, x, errc::invalid_shape,
                            who() + ": shape[" + std::to_string(builder_.current_rank()) +
                                "] is not an integer in [0, 2^64)",
-                           doc, x);
+                           doc);
       if (builder_.current_rank() >= options_.max_rank)
         return make_error(errc::rank_too_large,
                           who() + ": more than " + std::to_string(options_.max_rank) + " dimensions");
@@ -196,17 +202,16 @@ class header_parser {
   result<void> read_offsets(od::value v, tensor_info& t, od::document& doc, const Who& who) {
     od::array pair;
     if (auto e = v.get_array().get(pair))
-      return field_error(e, errc::invalid_data_offsets, who() + ": data_offsets is not an array", doc, v);
+      return field_error(e, v, errc::invalid_data_offsets, who() + ": data_offsets is not an array", doc);
     std::uint64_t values[2] = {0, 0};
     std::size_t n = 0;
     for (auto element : pair) {
-      od::value xv;
-      if (auto e = element.get(xv)) return json_error(e, &doc);
+      od::value item;
+      if (auto e = element.get(item)) return json_error(e, &doc);
       std::uint64_t x = 0;
-      if (auto e = xv.get_uint64().get(x))
-        return field_error(e, errc::invalid_data_offsets,
-                           who() + ": data_offsets[" + std::to_string(n) + "] is not an integer in [0, 2^64)", doc,
-                           xv);
+      if (auto e = item.get_uint64().get(x))
+        return field_error(e, item, errc::invalid_data_offsets,
+                           who() + ": data_offsets[" + std::to_string(n) + "] is not an integer in [0, 2^64)", doc);
       if (n < 2) values[n] = x;
       ++n;
     }
@@ -219,16 +224,15 @@ class header_parser {
   }
 
   // Walks a value we ignore so that broken JSON inside it is still an error.
-  // `depth` is the nesting level `v` has if it is an array or an object;
-  // recursion stops at max_json_depth (On Demand does not enforce its own
-  // limit in optimized builds).
+  // `depth` counts the containers `v` sits in plus itself if it is one; past
+  // max_nesting it is an error (On Demand does not bound it, and each level
+  // is a stack frame here).
   static simdjson::error_code check_value(od::value v, unsigned depth) {
     od::json_type type;
     if (auto e = v.type().get(type)) return e;
-    if ((type == od::json_type::array || type == od::json_type::object) && depth > max_json_depth)
-      return simdjson::DEPTH_ERROR;
     switch (type) {
       case od::json_type::array: {
+        if (depth > max_nesting) return simdjson::DEPTH_ERROR;
         od::array a;
         if (auto e = v.get_array().get(a)) return e;
         for (auto element : a) {
@@ -239,6 +243,7 @@ class header_parser {
         return simdjson::SUCCESS;
       }
       case od::json_type::object: {
+        if (depth > max_nesting) return simdjson::DEPTH_ERROR;
         od::object o;
         if (auto e = v.get_object().get(o)) return e;
         for (auto field : o) {

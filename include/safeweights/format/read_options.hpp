@@ -25,6 +25,11 @@ struct read_options {
   // Risk: those bytes are unchecked and invisible to every reader.
   bool allow_trailing_bytes = false;
   io_mode mode = io_mode::mmap;
+  // Tell the kernel the tensors are read in pieces (MADV_RANDOM on the
+  // mapping, POSIX_FADV_RANDOM on the file): no readahead, so a slice brings
+  // in only its own pages. For tensor-parallel ranks and network storage;
+  // whole-tensor reads get slower without readahead.
+  bool random_access = false;
 };
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END

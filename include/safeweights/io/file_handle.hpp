@@ -3,12 +3,16 @@
 #pragma once
 
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -67,6 +71,31 @@ class file_handle {
       out += got;
       offset += static_cast<std::uint64_t>(got);
       n -= static_cast<std::size_t>(got);
+    }
+    return {};
+  }
+
+  // Reads exactly the file bytes [offset, offset + total of `parts`) into
+  // `parts` in order (preadv), retrying short reads. `parts` is consumed.
+  result<void> read_exact_v(std::span<iovec> parts, std::uint64_t offset) const {
+    std::size_t first = 0;
+    while (first < parts.size()) {
+      int count = static_cast<int>(std::min<std::size_t>(parts.size() - first, IOV_MAX));
+      ssize_t got = ::preadv(fd_, parts.data() + first, count, static_cast<off_t>(offset));
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        return errno_error(errc::io_error, "read failed at byte " + std::to_string(offset));
+      }
+      if (got == 0)
+        return make_error(errc::data_truncated, "file ended at byte " + std::to_string(offset) +
+                                                    " (it shrank after it was opened?)");
+      offset += static_cast<std::uint64_t>(got);
+      auto left = static_cast<std::size_t>(got);
+      while (first < parts.size() && left >= parts[first].iov_len) left -= parts[first++].iov_len;
+      if (left) {
+        parts[first].iov_base = static_cast<char*>(parts[first].iov_base) + left;
+        parts[first].iov_len -= left;
+      }
     }
     return {};
   }

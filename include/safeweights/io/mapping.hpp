@@ -48,6 +48,11 @@ class mapping {
 
   std::span<const std::byte> bytes() const noexcept { return {base_, size_}; }
 
+  // No readahead on faults: each touched page is read alone (a hint; never fails the mapping).
+  void advise_random() const noexcept {
+    if (base_) ::madvise(const_cast<std::byte*>(base_), size_, MADV_RANDOM);
+  }
+
  private:
   void unmap() noexcept {
     if (base_) ::munmap(const_cast<std::byte*>(base_), size_);

@@ -10,11 +10,15 @@
 // file costs what opening a 1 KiB one with the same header costs.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include "safeweights/format/parse_header.hpp"
+#include "safeweights/format/slice_layout.hpp"
 #include "safeweights/io/file_handle.hpp"
 #include "safeweights/io/loaded_tensors.hpp"
 #include "safeweights/io/mapping.hpp"
@@ -32,6 +36,10 @@ struct reader_state {
   std::span<const std::byte> bytes;  // the whole file, where it is in memory
   std::uint64_t file_size = 0;
   header_index index;
+  // What was fetched from the file by pread (all of it in io_mode::pread):
+  // bytes and calls, for the callers who account for I/O per process.
+  mutable std::atomic<std::uint64_t> bytes_fetched{0};
+  mutable std::atomic<std::uint64_t> fetch_calls{0};
 };
 
 inline std::uint64_t read_le64(const unsigned char* p) noexcept {
@@ -135,17 +143,35 @@ class reader {
                                                     std::to_string(dst.size()))
           .in(source());
     if (dst.empty()) return {};
-    if (state_->file) {
-      auto r = state_->file.read_exact(dst.data(), dst.size(), state_->index.data_offset() + info.begin);
-      if (!r) return std::move(r).error_value().in(source());
-      return {};
-    }
-    std::memcpy(dst.data(), in_memory(info).data(), dst.size());
-    return {};
+    return read_range(dst.data(), dst.size(), info.begin);
   }
 
+  // Slices (format/slice_layout.hpp says where their bytes lie; the
+  // definitions are in io/reader_slices.hpp). A slice as a view: zero-copy
+  // when its bytes are contiguous and in memory, otherwise an owned copy of
+  // exactly its bytes. The view's info() carries the slice's shape.
+  result<tensor_view> slice(const tensor_info& info, slice_spec spec) const;
+  result<tensor_view> slice(std::string_view name, slice_spec spec) const;
+  // Copies a slice into `dst` (exactly its bytes), reading only those bytes.
+  result<void> read_slice(const tensor_info& info, slice_spec spec, std::span<std::byte> dst) const;
+
+  // Byte ranges of the data section, each copied to its own destination. In
+  // io_mode::pread ranges that touch in the file are fetched by one call
+  // (preadv into their destinations); nothing outside the ranges is read.
+  struct byte_range {
+    std::uint64_t offset = 0;  // from the start of the data section
+    std::uint64_t size = 0;
+    std::byte* dst = nullptr;
+  };
+  result<void> read_ranges(std::span<const byte_range> ranges) const;
+
+  // Bytes and read calls fetched from the file by pread so far.
+  std::uint64_t bytes_fetched() const noexcept { return state_->bytes_fetched.load(std::memory_order_relaxed); }
+  std::uint64_t fetch_calls() const noexcept { return state_->fetch_calls.load(std::memory_order_relaxed); }
+
   // Eager mode: copies the named tensors (all of them when `names` is empty)
-  // into owned, 64-byte aligned memory.
+  // into owned, 64-byte aligned memory. All of them from 64 MiB up are read
+  // by up to 4 threads at once.
   result<loaded_tensors> load(std::span<const std::string_view> names = {}) const {
     std::vector<const tensor_info*> chosen;
     if (names.empty()) {
@@ -176,7 +202,7 @@ class reader {
         loaded_tensors::storage{state_, aligned_buffer(static_cast<std::size_t>(total))});
     std::byte* base = owner->buffer.data();
     if (whole) {
-      auto r = read_range(base, total, 0);
+      auto r = read_range_parallel(base, total, 0);
       if (!r) return std::move(r).error_value();
     } else {
       for (std::size_t i = 0; i < chosen.size(); ++i) {
@@ -218,10 +244,12 @@ class reader {
     auto index = parse_header(std::move(json), state->file_size - 8 - *n, options);
     if (!index) return std::move(index).error_value();
     state->index = std::move(*index);
+    if (options.random_access) ::posix_fadvise(state->file.fd(), 0, 0, POSIX_FADV_RANDOM);  // a hint only
     if (options.mode == io_mode::mmap) {
       auto m = mapping::map(state->file);
       if (!m) return std::move(m).error_value();
       state->map = std::move(*m);
+      if (options.random_access) state->map.advise_random();
       state->bytes = state->map.bytes();
     }
     return reader(std::move(state));
@@ -240,9 +268,38 @@ class reader {
     if (state_->file) {
       auto r = state_->file.read_exact(dst, static_cast<std::size_t>(n), state_->index.data_offset() + at);
       if (!r) return std::move(r).error_value().in(source());
+      state_->bytes_fetched.fetch_add(n, std::memory_order_relaxed);
+      state_->fetch_calls.fetch_add(1, std::memory_order_relaxed);
       return {};
     }
     std::memcpy(dst, state_->bytes.data() + state_->index.data_offset() + at, static_cast<std::size_t>(n));
+    return {};
+  }
+
+  // read_range split over up to 4 threads for large reads: copying from the
+  // page cache and first-touching fresh memory both scale with cores. Pieces
+  // start on 2 MiB boundaries of `dst`, so no huge page is shared.
+  result<void> read_range_parallel(std::byte* dst, std::uint64_t n, std::uint64_t at) const {
+    constexpr std::uint64_t piece_unit = std::uint64_t{2} << 20, threshold = std::uint64_t{64} << 20;
+    const unsigned cores = std::thread::hardware_concurrency();
+    const unsigned k = n < threshold || cores < 2 ? 1 : std::min(cores, 4u);
+    if (k == 1) return read_range(dst, n, at);
+    const std::uint64_t piece = (n / k + piece_unit - 1) / piece_unit * piece_unit;
+    std::vector<result<void>> results(k);
+    std::vector<std::thread> threads;
+    for (unsigned i = 1; i < k; ++i) {
+      std::uint64_t from = std::min(n, piece * i), to = std::min(n, piece * (i + 1));
+      auto work = [this, &results, dst, at, from, to, i] { results[i] = read_range(dst + from, to - from, at + from); };
+      try {
+        threads.emplace_back(work);
+      } catch (const std::system_error&) {
+        work();  // no thread to be had: this one does it
+      }
+    }
+    results[0] = read_range(dst, std::min(n, piece), at);
+    for (std::thread& t : threads) t.join();
+    for (auto& r : results)
+      if (!r) return std::move(r).error_value();
     return {};
   }
 
@@ -252,6 +309,14 @@ class reader {
 
   std::shared_ptr<const detail::reader_state> state_;
 };
+
+SAFEWEIGHTS_INLINE_NAMESPACE_END
+}  // namespace safeweights
+
+#include "safeweights/io/reader_slices.hpp"
+
+namespace safeweights {
+SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 
 // The throwing convenience layer.
 inline reader open(const std::string& path, const read_options& options = {}) {

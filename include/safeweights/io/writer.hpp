@@ -6,6 +6,8 @@
 // several keys follows a hash map and varies from run to run).
 #pragma once
 
+#include <simdjson.h>
+
 #include <algorithm>
 #include <functional>
 #include <string>
@@ -90,12 +92,11 @@ class writer {
 
   // The JSON header with its padding, without the 8-byte length prefix.
   result<std::string> header(const write_options& options = {}) const {
-    for (const auto& [key, value] : metadata_)
-      if (!is_utf8(key) || !is_utf8(value))
-        return make_error(errc::invalid_argument, "metadata " + detail::quote_name(key) +
-                                                      ": key or value is not UTF-8, so no reader would accept the file");
     std::string json = "{";
     if (has_metadata_) {
+      for (const auto& [key, value] : metadata_)
+        if (!simdjson::validate_utf8(key.data(), key.size()) || !simdjson::validate_utf8(value.data(), value.size()))
+          return make_error(errc::invalid_argument, "metadata " + detail::quote_name(key) + ": key or value is not UTF-8");
       json += "\"__metadata__\":{";
       for (std::size_t i = 0; i < metadata_.size(); ++i) {
         if (i) json += ',';
@@ -166,15 +167,12 @@ class writer {
     chunk_source source;
   };
 
-  static bool is_utf8(std::string_view s) noexcept { return simdjson::validate_utf8(s.data(), s.size()); }
-
   static result<std::uint64_t> checked_size(const std::string& name, dtype type,
                                             const std::vector<std::uint64_t>& shape) {
     if (name == "__metadata__")
       return make_error(errc::invalid_argument, "`__metadata__` is reserved and cannot name a tensor");
-    if (!is_utf8(name))
-      return make_error(errc::invalid_argument, "tensor " + detail::quote_name(name) +
-                                                    ": name is not UTF-8, so no reader would accept the file");
+    if (!simdjson::validate_utf8(name.data(), name.size()))
+      return make_error(errc::invalid_argument, "tensor " + detail::quote_name(name) + ": name is not UTF-8");
     auto elements = detail::element_count(shape);
     std::uint64_t bits = 0;
     if (!elements || !detail::checked_mul(*elements, bit_width(type), bits))
