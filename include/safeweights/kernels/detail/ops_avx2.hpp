@@ -91,6 +91,29 @@ struct avx2_ops {
     __m128 hi = _mm256_cvtpd_ps(_mm256_loadu_pd(d + 4));
     return _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
   }
+  // dst[c * dst_stride + r] = src[r * src_stride + c] for an 8 x 8 block.
+  static void transpose(const float* src, std::size_t src_stride, float* dst, std::size_t dst_stride) noexcept {
+    __m256 r[8], t[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * src_stride);
+#pragma GCC unroll 4
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+#pragma GCC unroll 2
+    for (int i = 0; i < 8; i += 4) {
+      r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+      r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+      r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      _mm256_storeu_ps(dst + i * dst_stride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+      _mm256_storeu_ps(dst + (i + 4) * dst_stride, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+    }
+  }
   static vf lookup(const float* table, const void* bytes) noexcept {
     return _mm256_i32gather_ps(table, widen_u8(bytes), 4);
   }

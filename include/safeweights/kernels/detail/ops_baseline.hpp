@@ -11,7 +11,7 @@
 //   to_float (int32 -> float, round to nearest), as_float / as_int (bit casts)
 //   add_i, sub_i, and_i, or_i, shl<n>, shr<n> (logical), eq_i, gt_i (masks), select_i, select
 //   store_u16 (low halves of the lanes), store_f16 (round to nearest even, as float_to_f16),
-//   lookup (table[byte] per lane), load_f64
+//   lookup (table[byte] per lane), load_f64, transpose (a width x width block)
 #pragma once
 
 #include <cstdint>
@@ -167,6 +167,15 @@ struct baseline_ops {
     store_u16(p, or_i(r, sign));
   }
 
+  // dst[c * dst_stride + r] = src[r * src_stride + c] for a width x width block.
+  static void transpose(const float* src, std::size_t src_stride, float* dst, std::size_t dst_stride) noexcept {
+    vf r[width];
+    for (std::size_t i = 0; i < width; ++i) r[i] = load(src + i * src_stride);
+    alignas(64) float t[width][width];
+    for (std::size_t i = 0; i < width; ++i) r[i].store_aligned(t[i]);
+    for (std::size_t c = 0; c < width; ++c)
+      for (std::size_t i = 0; i < width; ++i) dst[c * dst_stride + i] = t[i][c];
+  }
   static vf lookup(const float* table, const void* bytes) noexcept {
     alignas(64) float t[width];
     const auto* b = static_cast<const unsigned char*>(bytes);
