@@ -50,26 +50,13 @@ inline const float* f8_table(dtype t) noexcept {
   }
 }
 
-namespace baseline {
-#include "safeweights/kernels/detail/convert_body.inl"
-}  // namespace baseline
-
 }  // namespace detail
 }  // namespace kernels
 SAFEWEIGHTS_INLINE_NAMESPACE_END
 }  // namespace safeweights
 
-#if SAFEWEIGHTS_HAVE_AVX2_PATH
-SAFEWEIGHTS_AVX2_REGION_BEGIN
-namespace safeweights {
-SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
-namespace kernels::detail::avx2 {
-#include "safeweights/kernels/detail/convert_body.inl"
-}  // namespace kernels::detail::avx2
-SAFEWEIGHTS_INLINE_NAMESPACE_END
-}  // namespace safeweights
-SAFEWEIGHTS_AVX2_REGION_END
-#endif
+#define SAFEWEIGHTS_KERNEL_BODY "safeweights/kernels/detail/convert_body.inl"
+#include "safeweights/kernels/detail/instantiate.inl"
 
 
 namespace safeweights {

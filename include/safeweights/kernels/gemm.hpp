@@ -22,25 +22,8 @@
 #include "safeweights/kernels/matrix_ref.hpp"
 #include "safeweights/kernels/parallel.hpp"
 
-namespace safeweights {
-SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
-namespace kernels::detail::baseline {
-#include "safeweights/kernels/detail/gemm_body.inl"
-}  // namespace kernels::detail::baseline
-SAFEWEIGHTS_INLINE_NAMESPACE_END
-}  // namespace safeweights
-
-#if SAFEWEIGHTS_HAVE_AVX2_PATH
-SAFEWEIGHTS_AVX2_REGION_BEGIN
-namespace safeweights {
-SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
-namespace kernels::detail::avx2 {
-#include "safeweights/kernels/detail/gemm_body.inl"
-}  // namespace kernels::detail::avx2
-SAFEWEIGHTS_INLINE_NAMESPACE_END
-}  // namespace safeweights
-SAFEWEIGHTS_AVX2_REGION_END
-#endif
+#define SAFEWEIGHTS_KERNEL_BODY "safeweights/kernels/detail/gemm_body.inl"
+#include "safeweights/kernels/detail/instantiate.inl"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN

@@ -48,6 +48,7 @@ struct avx2_ops {
   static vi set1_i(std::int32_t x) noexcept { return _mm256_set1_epi32(x); }
   static vi load_i32(const void* p) noexcept { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
   static vf to_float(vi v) noexcept { return _mm256_cvtepi32_ps(v); }
+  static vi truncate(vf v) noexcept { return _mm256_cvttps_epi32(v); }
   static vf as_float(vi v) noexcept { return _mm256_castsi256_ps(v); }
   static vi as_int(vf v) noexcept { return _mm256_castps_si256(v); }
   static vi add_i(vi a, vi b) noexcept { return _mm256_add_epi32(a, b); }
@@ -60,6 +61,8 @@ struct avx2_ops {
   static vi shr(vi v) noexcept { return _mm256_srli_epi32(v, n); }
   static vi eq_i(vi a, vi b) noexcept { return _mm256_cmpeq_epi32(a, b); }
   static vi gt_i(vi a, vi b) noexcept { return _mm256_cmpgt_epi32(a, b); }
+  static vi less(vf a, vf b) noexcept { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
+  static vi is_nan(vf a) noexcept { return _mm256_castps_si256(_mm256_cmp_ps(a, a, _CMP_UNORD_Q)); }
   static vi select_i(vi mask, vi a, vi b) noexcept { return _mm256_blendv_epi8(b, a, mask); }
   static vf select(vi mask, vf a, vf b) noexcept { return _mm256_blendv_ps(b, a, _mm256_castsi256_ps(mask)); }
 

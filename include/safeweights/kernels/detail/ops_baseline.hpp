@@ -8,8 +8,8 @@
 //   fmadd(a, b, c)  a * b + c, fused where the instruction set has FMA
 //   max, min, hsum, hmax
 //   set1_i, load_i32, widen_u16, widen_i16, widen_u8, widen_i8  (`width` elements to int32 lanes)
-//   to_float (int32 -> float, round to nearest), as_float / as_int (bit casts)
-//   add_i, sub_i, and_i, or_i, shl<n>, shr<n> (logical), eq_i, gt_i (masks), select_i, select
+//   to_float (int32 -> float, round to nearest), truncate (float -> int32), as_float / as_int (bit casts)
+//   add_i, sub_i, and_i, or_i, shl<n>, shr<n> (logical), eq_i, gt_i, less, is_nan (masks), select_i, select
 //   store_u16 (low halves of the lanes), store_f16 (round to nearest even, as float_to_f16),
 //   lookup (table[byte] per lane), load_f64, transpose (a width x width block)
 #pragma once
@@ -65,6 +65,7 @@ struct baseline_ops {
     return vi::load_aligned(t);
   }
   static vf to_float(vi v) noexcept { return xsimd::batch_cast<float>(v); }
+  static vi truncate(vf v) noexcept { return xsimd::batch_cast<std::int32_t>(v); }
   static vf as_float(vi v) noexcept { return xsimd::bitwise_cast<vf>(v); }
   static vi as_int(vf v) noexcept { return xsimd::bitwise_cast<vi>(v); }
   static vi add_i(vi a, vi b) noexcept { return a + b; }
@@ -80,6 +81,8 @@ struct baseline_ops {
   }
   static vi eq_i(vi a, vi b) noexcept { return xsimd::bitwise_cast<arch>(a == b); }
   static vi gt_i(vi a, vi b) noexcept { return xsimd::bitwise_cast<arch>(a > b); }
+  static vi less(vf a, vf b) noexcept { return xsimd::bitwise_cast<vi>(xsimd::bitwise_cast<arch>(a < b)); }
+  static vi is_nan(vf a) noexcept { return xsimd::bitwise_cast<vi>(xsimd::bitwise_cast<arch>(xsimd::isnan(a))); }
   static vi select_i(vi mask, vi a, vi b) noexcept { return (mask & a) | (~mask & b); }
   static vf select(vi mask, vf a, vf b) noexcept { return as_float(select_i(mask, as_int(a), as_int(b))); }
 
