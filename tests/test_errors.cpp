@@ -60,6 +60,9 @@ const std::pair<errc, const char*> expected_names[] = {
     {errc::invalid_argument, "invalid_argument"},
     {errc::stream_failed, "stream_failed"},
     {errc::write_failed, "write_failed"},
+    {errc::state_dict_mismatch, "state_dict_mismatch"},
+    {errc::load_cancelled, "load_cancelled"},
+    {errc::invalid_shard_index, "invalid_shard_index"},
 };
 
 bool is_snake_case(std::string_view s) {

@@ -46,9 +46,12 @@ enum class errc : std::uint8_t {
   invalid_argument,            // caller's mistake: bad name, shape/bytes disagree, buffer too small
   stream_failed,               // a writer's chunk source failed or ended early
   write_failed,                // writing, syncing or renaming the output failed
+  state_dict_mismatch,         // load_state_dict: missing/unexpected keys, shape or dtype mismatches (the whole list)
+  load_cancelled,              // load_state_dict: the progress callback asked to stop; the module is unchanged
+  invalid_shard_index,         // model.safetensors.index.json: malformed, or disagrees with its shards
 };
 
-inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::write_failed) + 1;
+inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::invalid_shard_index) + 1;
 
 // Snake-case names, in enum order; a test checks the table against the enum.
 inline constexpr std::array<std::string_view, errc_count> errc_names = {
@@ -81,6 +84,9 @@ inline constexpr std::array<std::string_view, errc_count> errc_names = {
     "invalid_argument",
     "stream_failed",
     "write_failed",
+    "state_dict_mismatch",
+    "load_cancelled",
+    "invalid_shard_index",
 };
 
 constexpr std::string_view to_string(errc code) noexcept {
