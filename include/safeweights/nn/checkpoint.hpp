@@ -49,7 +49,7 @@ class checkpoint {
     std::unordered_map<std::string_view, std::size_t> shard_number;
     for (const std::string& shard : index->shards) {
       auto file = reader::open((dir / shard).string(), options);
-      if (!file) return std::move(file).error_value();
+      if (!file) return std::move(file).error_value().in(index_path);
       shard_number.emplace(shard, files.size());
       files.push_back(std::move(*file));
     }

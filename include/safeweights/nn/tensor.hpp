@@ -1,9 +1,11 @@
 // The nn layer's n-dimensional array: a dtype, a shape and its bytes, either
 // owned (64-byte aligned) or borrowed read-only from someone else's memory
-// (a file's mapping: that is how loaded weights cost no copy). Copies share
-// the bytes, as torch tensors do; writing through mutable_data() to a
-// borrowed tensor first gives it its own copy, so a mapping is never
-// written to.
+// (a file's mapping: that is how loaded weights cost no copy).
+//
+// Copies are cheap and share the bytes until one of them is written:
+// mutable_data() first gives a tensor its own bytes when they are borrowed
+// or shared (copy on write), so a copy behaves as a value and a mapping is
+// never written to. (Not for writing one tensor from several threads.)
 #pragma once
 
 #include <cstring>
@@ -101,9 +103,9 @@ class tensor {
   std::span<const std::byte> bytes() const noexcept { return {data_, nbytes_}; }
   const std::byte* data() const noexcept { return data_; }
 
-  // The bytes for writing; a borrowed tensor is copied into owned memory first.
+  // The bytes for writing; borrowed or shared bytes are copied into owned memory first.
   std::byte* mutable_data() {
-    if (borrowed_) {
+    if (borrowed_ || owner_.use_count() > 1) {
       auto buffer = std::make_shared<aligned_buffer>(nbytes_);
       if (nbytes_) std::memcpy(buffer->data(), data_, nbytes_);
       data_ = buffer->data();
