@@ -25,8 +25,13 @@ inline constexpr std::size_t weight_bytes = T == dtype::F32 ? 4 : 2;
 
 // ---------------------------------------------------------------- one row
 
+// How far ahead of its use a weight byte is asked for: far enough to cover
+// the latency of memory, near enough to stay in the L1 cache.
+inline constexpr std::size_t gemv_prefetch_bytes = 1024;
+
 // Outputs [n0, n1) of x . w^T for w [out, in]: a dot product per output row,
-// four rows at a time, two accumulators each.
+// four rows at a time (adjacent in memory), two accumulators each; each row
+// is prefetched a cache line at a time ahead of its use.
 template <dtype T>
 inline void gemv_out_in(const float* x, const matrix_ref& w, float* y, std::size_t n0, std::size_t n1) noexcept {
   constexpr std::size_t W = ops::width, es = weight_bytes<T>;
@@ -39,7 +44,10 @@ inline void gemv_out_in(const float* x, const matrix_ref& w, float* y, std::size
     for (auto& a : acc) a[0] = a[1] = ops::zero();
     std::size_t k = 0;
     for (; k + 2 * W <= K; k += 2 * W) {
+      if ((k * es) % 64 < 2 * W * es)
+        for (std::size_t r = 0; r < 4; ++r) __builtin_prefetch(row[r] + k * es + gemv_prefetch_bytes);
       ops::vf x0 = ops::load(x + k), x1 = ops::load(x + k + W);
+#pragma GCC unroll 4
       for (std::size_t r = 0; r < 4; ++r) {
         acc[r][0] = ops::fmadd(weight_lanes<T>(row[r] + k * es), x0, acc[r][0]);
         acc[r][1] = ops::fmadd(weight_lanes<T>(row[r] + (k + W) * es), x1, acc[r][1]);
@@ -63,11 +71,12 @@ inline void gemv_out_in(const float* x, const matrix_ref& w, float* y, std::size
 }
 
 // Outputs [n0, n1) of x . w for w [in, out]: y += x[k] w[k, :] row after
-// row (four at a time), so the weights stream in file order; y is worked on
-// in blocks that stay in the L1 cache.
+// row (four at a time), y worked on in blocks that stay in the L1 cache.
+// The rows lie far apart, so the hardware's stream prefetchers restart at
+// every one: the next four rows are prefetched while these four are used.
 template <dtype T>
 inline void gemv_in_out(const float* x, const matrix_ref& w, float* y, std::size_t n0, std::size_t n1) noexcept {
-  constexpr std::size_t W = ops::width, es = weight_bytes<T>, block = 2048;
+  constexpr std::size_t W = ops::width, es = weight_bytes<T>, block = 4096;
   const std::size_t K = w.rows, N = w.cols;
   for (std::size_t b0 = n0; b0 < n1; b0 += block) {
     const std::size_t b1 = b0 + block < n1 ? b0 + block : n1;
@@ -76,9 +85,12 @@ inline void gemv_in_out(const float* x, const matrix_ref& w, float* y, std::size
     for (; k + 4 <= K; k += 4) {
       const std::byte* r0 = w.data + k * N * es;
       const std::byte *r1 = r0 + N * es, *r2 = r1 + N * es, *r3 = r2 + N * es;
+      const std::byte* ahead = k + 8 <= K ? r3 + N * es : nullptr;  // row k + 4
       ops::vf x0 = ops::set1(x[k]), x1 = ops::set1(x[k + 1]), x2 = ops::set1(x[k + 2]), x3 = ops::set1(x[k + 3]);
       std::size_t n = b0;
       for (; n + W <= b1; n += W) {
+        if (ahead && (n * es) % 64 < W * es)
+          for (std::size_t r = 0; r < 4; ++r) __builtin_prefetch(ahead + r * N * es + n * es);
         ops::vf acc = ops::load(y + n);
         acc = ops::fmadd(x0, weight_lanes<T>(r0 + n * es), acc);
         acc = ops::fmadd(x1, weight_lanes<T>(r1 + n * es), acc);
