@@ -108,6 +108,9 @@ TEST_CASE("gpt2-infer: PyTorch's last-position logits within 1e-4 and its greedy
 }
 
 TEST_CASE("gpt2-infer: the baseline instruction set gives the same tokens and logits (SAFEWEIGHTS_ISA=baseline)") {
+  const std::string f32 = fixture("gpt2_small_f32.safetensors");
+  auto forced = run_program(GPT2_INFER, {"--weights", f32, "--tokens", "1", "--threads", "1"}, {"SAFEWEIGHTS_ISA=baseline"});
+  CHECK(forced.out.find("(baseline, 1 threads)") != std::string::npos);
   for (const auto& c : expectations()) {
     if (c.variant != "small_bf16" && c.variant != "tiny_f32") continue;
     auto base = run_program(GPT2_INFER, args_for(c), {"SAFEWEIGHTS_ISA=baseline"});

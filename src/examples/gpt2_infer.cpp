@@ -169,7 +169,9 @@ int main(int argc, char** argv) {
     std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(top), order.end(),
                       [&](std::size_t a, std::size_t b) { return logits[a] > logits[b]; });
     out = "gpt2: " + std::to_string(c.n_layer) + " layers, width " + std::to_string(c.n_embd) + ", " +
-          std::to_string(c.n_head) + " heads, vocabulary " + std::to_string(c.vocab_size) + "\n";
+          std::to_string(c.n_head) + " heads, vocabulary " + std::to_string(c.vocab_size) + " (" +
+          std::string(safeweights::kernels::isa_name(safeweights::kernels::active_isa())) + ", " +
+          std::to_string(safeweights::kernels::thread_count()) + " threads)\n";
     out += "next token: " + std::to_string(next) + "\nbest logits:";
     for (std::size_t i = 0; i < top; ++i) {
       out += " " + std::to_string(order[i]) + "=";

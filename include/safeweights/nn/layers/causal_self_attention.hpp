@@ -16,17 +16,23 @@ namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 namespace nn {
 
-// Keys and values of positions [0, length), room for `capacity` (in fresh
-// zero pages: memory is spent only as positions are written).
+// Keys and values of positions [0, length), room for `capacity`. The room is
+// reserved, not written: memory is spent as positions are added (and in
+// small pages, so a short session stays small).
 struct kv_cache {
   kv_cache() = default;
-  kv_cache(std::size_t capacity, std::size_t width)
-      : key_rows(tensor::zeros(dtype::F32, {capacity, width})), value_rows(tensor::zeros(dtype::F32, {capacity, width})),
-        capacity(capacity) {}
-  float* keys() { return key_rows.mutable_f32(); }
-  float* values() { return value_rows.mutable_f32(); }
-  tensor key_rows, value_rows;
-  std::size_t length = 0, capacity = 0;
+  kv_cache(std::size_t capacity, std::size_t width) : width(width), capacity(capacity) {
+    keys.reserve(capacity * width);
+    values.reserve(capacity * width);
+  }
+  // Appends one position's key and value (width floats each).
+  void append(const float* key, const float* value) {
+    keys.insert(keys.end(), key, key + width);
+    values.insert(values.end(), value, value + width);
+    ++length;
+  }
+  std::vector<float> keys, values;
+  std::size_t width = 0, length = 0, capacity = 0;
 };
 
 class causal_self_attention : public layer {
@@ -61,13 +67,11 @@ class causal_self_attention : public layer {
       if (cache->length + rows > cache->capacity)
         detail::fail("attention: " + std::to_string(cache->length + rows) + " positions exceed the cache's " +
                      std::to_string(cache->capacity));
-      for (std::size_t t = 0; t < rows; ++t) {
-        std::memcpy(cache->keys() + (cache->length + t) * d, qkv.data() + t * 3 * d + d, d * sizeof(float));
-        std::memcpy(cache->values() + (cache->length + t) * d, qkv.data() + t * 3 * d + 2 * d, d * sizeof(float));
-      }
-      kernels::causal_attention(qkv.data(), 3 * d, cache->keys(), cache->values(), d, cache->length, rows,
-                                heads_, head_dim, mixed.data(), d);
-      cache->length += rows;
+      if (cache->width != d) detail::fail("attention: the cache is " + std::to_string(cache->width) + " wide, not " + std::to_string(d));
+      const std::size_t first = cache->length;
+      for (std::size_t t = 0; t < rows; ++t) cache->append(qkv.data() + t * 3 * d + d, qkv.data() + t * 3 * d + 2 * d);
+      kernels::causal_attention(qkv.data(), 3 * d, cache->keys.data(), cache->values.data(), d, first, rows, heads_,
+                                head_dim, mixed.data(), d);
     } else {
       kernels::causal_attention(qkv.data(), 3 * d, qkv.data() + d, qkv.data() + 2 * d, 3 * d, 0, rows, heads_,
                                 head_dim, mixed.data(), d);
