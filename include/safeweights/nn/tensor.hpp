@@ -8,8 +8,12 @@
 // never written to. (Not for writing one tensor from several threads.)
 #pragma once
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -27,6 +31,36 @@ namespace nn {
 
 using shape_type = std::vector<std::size_t>;
 
+namespace detail {
+
+// One read-only mapping of zero pages, shared by every large tensor::zeros:
+// reading it costs no memory (the kernel maps its zero page), and building a
+// model of large zero tensors costs no system call per tensor. Grown (a new
+// mapping) when a larger tensor asks; the old one lives while tensors use it.
+struct zero_region {
+  const std::byte* data = nullptr;
+  std::size_t size = 0;
+  zero_region(const zero_region&) = delete;
+  zero_region& operator=(const zero_region&) = delete;
+  zero_region(const std::byte* d, std::size_t n) : data(d), size(n) {}
+  ~zero_region() { ::munmap(const_cast<std::byte*>(data), size); }
+};
+
+inline std::shared_ptr<const zero_region> zero_bytes(std::size_t n) {
+  static std::mutex lock;
+  static std::shared_ptr<const zero_region> current;
+  std::lock_guard<std::mutex> guard(lock);
+  if (!current || current->size < n) {
+    std::size_t size = std::max<std::size_t>(n, std::size_t{256} << 20);
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    current = std::make_shared<const zero_region>(static_cast<const std::byte*>(p), size);
+  }
+  return current;
+}
+
+}  // namespace detail
+
 // "[2, 3]"
 inline std::string shape_text(std::span<const std::size_t> shape) {
   std::string s = "[";
@@ -38,10 +72,25 @@ class tensor {
  public:
   tensor() = default;
 
-  // Owned memory set to zero. Large tensors come from fresh anonymous
-  // mappings, so zeros that are never written cost no memory.
+  // Zeros. Large ones borrow a shared read-only mapping of zero pages (no
+  // memory, no system call); the first write gives them fresh zeroed memory.
   static tensor zeros(dtype type, shape_type shape) {
-    tensor t = empty(type, std::move(shape));
+    tensor t;
+    t.type_ = type;
+    t.shape_ = std::move(shape);
+    t.numel_ = checked_numel(t.shape_);
+    std::uint64_t bytes = 0;
+    if (byte_width(type) && safeweights::detail::checked_mul(t.numel_, byte_width(type), bytes) &&
+        bytes >= aligned_buffer::huge_threshold) {
+      if (auto region = detail::zero_bytes(static_cast<std::size_t>(bytes))) {
+        t.data_ = const_cast<std::byte*>(region->data);
+        t.nbytes_ = static_cast<std::size_t>(bytes);
+        t.owner_ = std::move(region);
+        t.borrowed_ = t.zero_ = true;
+        return t;
+      }
+    }
+    t = empty(type, std::move(t.shape_));
     if (t.nbytes() < aligned_buffer::huge_threshold && t.nbytes()) std::memset(t.data_, 0, t.nbytes());
     return t;
   }
@@ -106,8 +155,9 @@ class tensor {
   // The bytes for writing; borrowed or shared bytes are copied into owned memory first.
   std::byte* mutable_data() {
     if (borrowed_ || owner_.use_count() > 1) {
-      auto buffer = std::make_shared<aligned_buffer>(nbytes_);
-      if (nbytes_) std::memcpy(buffer->data(), data_, nbytes_);
+      auto buffer = std::make_shared<aligned_buffer>(nbytes_);  // large: fresh zero pages already
+      if (nbytes_ && !(zero_ && nbytes_ >= aligned_buffer::huge_threshold)) std::memcpy(buffer->data(), data_, nbytes_);
+      zero_ = false;
       data_ = buffer->data();
       owner_ = std::move(buffer);
       borrowed_ = false;
@@ -174,6 +224,7 @@ class tensor {
   std::size_t nbytes_ = 0;
   std::shared_ptr<const void> owner_;
   bool borrowed_ = false;
+  bool zero_ = false;  // borrowing detail::zero_region
 };
 
 }  // namespace nn
