@@ -111,8 +111,25 @@ def file_seeds():
     return seeds
 
 
+def state_dict_seeds():
+    """Files shaped like fuzz_state_dict's module: exact, prefixed, in BF16,
+    with a tensor missing, one unexpected, one of the wrong shape."""
+    model = [("net.0.weight", "F32", [3, 4]), ("net.0.bias", "F32", [3]), ("net.2.weight", "F32", [2, 3]),
+             ("emb.weight", "F32", [5, 4]), ("norm.weight", "F32", [4]), ("norm.bias", "F32", [4]),
+             ("count", "I64", [1])]
+    return {
+        "sd_exact": tiled(model, {"format": "pt"}),
+        "sd_prefixed": tiled([("model." + n, d, s) for n, d, s in model]),
+        "sd_bf16": tiled([(n, "BF16" if d == "F32" else d, s) for n, d, s in model]),
+        "sd_f16_i32": tiled([(n, "F16" if d == "F32" else "I32", s) for n, d, s in model]),
+        "sd_missing": tiled(model[1:]),
+        "sd_unexpected": tiled(model + [("h.0.attn.bias", "F32", [2]), ("extra", "U8", [3])]),
+        "sd_wrong_shape": tiled([("net.0.weight", "F32", [4, 3])] + model[1:]),
+    }
+
+
 def main():
-    for target in ("reader", "header", "roundtrip"):
+    for target in ("reader", "header", "roundtrip", "state_dict"):
         (CORPUS / target).mkdir(parents=True, exist_ok=True)
     seeds = file_seeds()
     for name, data in seeds.items():
@@ -121,6 +138,8 @@ def main():
         n = struct.unpack("<Q", data[:8])[0]
         if 8 + n <= len(data):
             (CORPUS / "header" / ("seed-" + name + ".bin")).write_bytes(data[8:8 + n])
+    for name, data in state_dict_seeds().items():
+        (CORPUS / "state_dict" / ("seed-" + name + ".bin")).write_bytes(data)
     # Headers of the conformance files, where they are small.
     for path in sorted((ROOT / "tests" / "data" / "conformance").glob("*/*.safetensors")):
         data = path.read_bytes()

@@ -67,6 +67,9 @@ const std::pair<errc, const char*> expected_names[] = {
     {errc::invalid_signature_file, "invalid_signature_file"},
     {errc::wrong_key, "wrong_key"},
     {errc::signature_mismatch, "signature_mismatch"},
+    {errc::state_dict_mismatch, "state_dict_mismatch"},
+    {errc::load_cancelled, "load_cancelled"},
+    {errc::invalid_shard_index, "invalid_shard_index"},
 };
 
 bool is_snake_case(std::string_view s) {

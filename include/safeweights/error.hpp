@@ -53,9 +53,12 @@ enum class errc : std::uint8_t {
   invalid_signature_file,      // a .sig file is not in the format of spec/EXTENSIONS.md
   wrong_key,                   // the signature was made with another key than the one given
   signature_mismatch,          // the Ed25519 signature does not verify: the .sig file was altered
+  state_dict_mismatch,         // load_state_dict: missing/unexpected keys, shape or dtype mismatches (the whole list)
+  load_cancelled,              // load_state_dict: the progress callback asked to stop; the module is unchanged
+  invalid_shard_index,         // model.safetensors.index.json: malformed, or disagrees with its shards
 };
 
-inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::signature_mismatch) + 1;
+inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::invalid_shard_index) + 1;
 
 // Snake-case names, in enum order; a test checks the table against the enum.
 inline constexpr std::array<std::string_view, errc_count> errc_names = {
@@ -95,6 +98,9 @@ inline constexpr std::array<std::string_view, errc_count> errc_names = {
     "invalid_signature_file",
     "wrong_key",
     "signature_mismatch",
+    "state_dict_mismatch",
+    "load_cancelled",
+    "invalid_shard_index",
 };
 
 constexpr std::string_view to_string(errc code) noexcept {
