@@ -22,6 +22,15 @@ constexpr command commands[] = {
     {"inspect", cli::run_inspect, "list a file's tensors and metadata (a table, or JSON with --json)"},
     {"validate", cli::run_validate, "check files against the format, one line per file"},
     {"repack", cli::run_repack, "rewrite a file in the canonical layout (atomically; IN may equal OUT)"},
+    {"diff", cli::run_diff, "compare two files: tensors, dtypes, shapes, values, metadata"},
+    {"convert", cli::run_convert, "NumPy .npy/.npz to safetensors and back (refuses pickles)"},
+    {"shard", cli::run_shard, "split a file into Hugging Face shards plus model.safetensors.index.json"},
+    {"merge", cli::run_merge, "join the shards of a model.safetensors.index.json into one file"},
+    {"cast", cli::run_cast, "convert every float tensor to bf16, f16 or f32"},
+    {"rename", cli::run_rename, "strip or add a prefix to every tensor name"},
+    {"extract", cli::run_extract, "write a file with only the named tensors"},
+    {"metadata", cli::run_metadata, "show or edit a file's __metadata__"},
+    {"stats", cli::run_stats, "per tensor min, max, mean, std, NaN/Inf and zero counts"},
 };
 
 constexpr std::string_view usage = "usage: safeweights COMMAND [OPTION...] ARG...";
