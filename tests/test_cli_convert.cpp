@@ -363,6 +363,7 @@ TEST_CASE("convert usage errors exit 2 naming the problem") {
       {{"convert", "--dtype", "f8", in, (dir / "o.safetensors").string()}, "`f8`"},
       {{"convert", "--dtype"}, "`--dtype` needs a value"},
       {{"convert", "--level", "9", in, (dir / "o.safetensors").string()}, "unknown option `--level`"},
+      {{"convert", "--dtype", "bf16", valid("scalar.safetensors").string(), (dir / "o.npz").string()}, "no bf16"},
       {{"convert", valid("scalar.safetensors").string(), valid("dtype_F32.safetensors").string(), (dir / "o.npz").string()},
        "one safetensors IN"},
   };

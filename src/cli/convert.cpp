@@ -404,6 +404,8 @@ int run_convert(args_t args) {
   if (a.has("--compress") && kind != output_kind::npz)
     return usage_error("convert: --compress applies to an .npz OUT only", usage);
   if (kind == output_kind::safetensors) return to_safetensors(inputs, out, cast);
+  if (cast == sw::dtype::BF16)
+    return usage_error("convert: NumPy has no bf16 dtype: --dtype f16 or f32 for a NumPy OUT", usage);
   if (inputs.size() != 1) return usage_error("convert: one safetensors IN to convert to NumPy", usage);
   return from_safetensors(inputs[0], out, kind, cast, a.has("--compress"));
 }
