@@ -318,7 +318,7 @@ def chart(results, path):
     colors = ["tab:green" if k == "safeweights" else "tab:gray" if k.startswith("floor") else "tab:blue" for k in keys]
     axes[0].barh(labels, speeds, color=colors)
     axes[0].set_xlabel("GB/s (higher is better)")
-    axes[0].set_title("GPT-2 F32 (498 MB): eager load, warm cache")
+    axes[0].set_title("GPT-2 F32, 498 MB: eager load (warm cache)", fontsize=10)
     axes[0].invert_yaxis()
     for ax, name in ((axes[1], "gpt2"), (axes[2], "many")):
         r = results[name]["rows"]
@@ -327,7 +327,8 @@ def chart(results, path):
                 color=["tab:green" if k == "safeweights" else "tab:blue" for k, _ in lazy])
         ax.set_xscale("log")
         ax.set_xlabel("ms, log scale (lower is better)")
-        ax.set_title(f"{'GPT-2' if name == 'gpt2' else '10,000 tensors'}: open (lazy, or full load if none)")
+        ax.set_title(f"{'GPT-2' if name == 'gpt2' else '10,000 tensors'}: open (lazy; torch, pickle: full load)",
+                     fontsize=10)
         ax.invert_yaxis()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
