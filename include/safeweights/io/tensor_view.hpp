@@ -23,6 +23,7 @@ class typed_tensor {
   typed_tensor() = default;
   typed_tensor(std::span<const T> data, std::shared_ptr<const void> keep, bool copied)
       : data_(data), keep_(std::move(keep)), copied_(copied) {}
+  // The elements, and whether they are an aligned copy rather than the file's bytes.
   std::span<const T> span() const noexcept { return data_; }
   const T* data() const noexcept { return data_.data(); }
   std::size_t size() const noexcept { return data_.size(); }
@@ -41,6 +42,7 @@ class tensor_view {
   tensor_view(const tensor_info* info, std::span<const std::byte> bytes, std::shared_ptr<const void> keep)
       : info_(info), bytes_(bytes), keep_(std::move(keep)) {}
 
+  // What the header says about the tensor, and its raw little-endian bytes.
   const tensor_info& info() const noexcept { return *info_; }
   std::string_view name() const noexcept { return info_->name; }
   dtype type() const noexcept { return info_->type; }
