@@ -56,9 +56,10 @@ enum class errc : std::uint8_t {
   state_dict_mismatch,         // load_state_dict: missing/unexpected keys, shape or dtype mismatches (the whole list)
   load_cancelled,              // load_state_dict: the progress callback asked to stop; the module is unchanged
   invalid_shard_index,         // model.safetensors.index.json: malformed, or disagrees with its shards
+  invalid_bool,                // a BOOL tensor read as bool holds a byte other than 0 or 1
 };
 
-inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::invalid_shard_index) + 1;
+inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::invalid_bool) + 1;
 
 // Snake-case names, in enum order; a test checks the table against the enum.
 inline constexpr std::array<std::string_view, errc_count> errc_names = {
@@ -101,6 +102,7 @@ inline constexpr std::array<std::string_view, errc_count> errc_names = {
     "state_dict_mismatch",
     "load_cancelled",
     "invalid_shard_index",
+    "invalid_bool",
 };
 
 // The snake-case name of a code ("offsets_not_contiguous"); "unknown_error" for a value outside the enum.
