@@ -14,6 +14,7 @@
 #include <limits>
 #include <optional>
 
+#include "errc_printer.hpp"
 #include "safeweights/integrity/file_digest.hpp"
 #include "safeweights/safeweights.hpp"
 #include "support.hpp"
@@ -23,13 +24,6 @@ using sw::errc;
 using test_support::make_file;
 using test_support::scratch_dir;
 using test_support::write_bytes;
-
-namespace doctest {
-template <>
-struct StringMaker<safeweights::errc> {
-  static String convert(safeweights::errc e) { return String(std::string(safeweights::to_string(e)).c_str()); }
-};
-}  // namespace doctest
 
 namespace {
 

@@ -8,6 +8,7 @@
 
 #include <set>
 
+#include "errc_printer.hpp"
 #include "safeweights/integrity.hpp"
 #include "safeweights/safeweights.hpp"
 #include "support.hpp"
@@ -17,13 +18,6 @@ using sw::errc;
 using test_support::read_bytes;
 using test_support::scratch_dir;
 using test_support::write_bytes;
-
-namespace doctest {
-template <>
-struct StringMaker<safeweights::errc> {
-  static String convert(safeweights::errc e) { return String(std::string(safeweights::to_string(e)).c_str()); }
-};
-}  // namespace doctest
 
 namespace {
 

@@ -4,6 +4,7 @@
 // key, and a truncated or garbled signature file each fail with their own code.
 #include <fstream>
 
+#include "errc_printer.hpp"
 #include "safeweights/integrity.hpp"
 #include "safeweights/safeweights.hpp"
 #include "spawn.hpp"
@@ -16,13 +17,6 @@ using test_support::read_text;
 using test_support::scratch_dir;
 using test_support::write_bytes;
 using test_support::write_text;
-
-namespace doctest {
-template <>
-struct StringMaker<safeweights::errc> {
-  static String convert(safeweights::errc e) { return String(std::string(safeweights::to_string(e)).c_str()); }
-};
-}  // namespace doctest
 
 namespace {
 

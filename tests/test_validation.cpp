@@ -17,18 +17,12 @@
 #include <string>
 #include <vector>
 
+#include "errc_printer.hpp"
 #include "safeweights/safeweights.hpp"
 #include "support.hpp"
 
 namespace sw = safeweights;
 using sw::errc;
-
-namespace doctest {
-template <>
-struct StringMaker<safeweights::errc> {
-  static String convert(safeweights::errc e) { return String(std::string(safeweights::to_string(e)).c_str()); }
-};
-}  // namespace doctest
 
 namespace {
 
