@@ -38,7 +38,9 @@ std::string mpi_unavailable() {
   if (!GPT2_INFER_HAS_MPI) return "gpt2-infer was built without MPI (libopenmpi-dev not found by meson)";
   if (mpirun.empty()) return "mpirun was not found when the build was configured (apt-get install openmpi-bin)";
   auto probe = run_program(mpirun, mpirun_args(1, {"/bin/true"}));
-  if (probe.status != 0) return "OpenMPI cannot start `mpirun -np 1 /bin/true` here: " + probe.err;
+  if (probe.status != 0)
+    return "OpenMPI cannot start `mpirun -np 1 /bin/true` here (exit status " + std::to_string(probe.status) +
+           "): " + probe.err;
   return "";
 }
 
@@ -123,7 +125,7 @@ TEST_CASE("gpt2-infer --tp under mpirun -np 2: the single run's logits within 1e
   }
 }
 
-TEST_CASE("gpt2-infer --tp: a rank count that does not divide the heads is a usage error (exit 2)") {
+TEST_CASE("gpt2-infer --tp: a rank count that does not divide the heads is a usage error (exit 2), a missing file exit 1") {
   const std::string why = mpi_unavailable();
   if (!why.empty()) {
     MESSAGE("SKIPPED: gpt2-infer --tp usage under mpirun: " << why);
@@ -133,4 +135,9 @@ TEST_CASE("gpt2-infer --tp: a rank count that does not divide the heads is a usa
                                                "--tokens", "1"}));
   CHECK(r.status == 2);
   CHECK(r.err.find("divides the model's 4 heads") != std::string::npos);
+  // A file that is not there fails every rank alike (exit 1), none waits for the others.
+  auto missing = run_program(mpirun, mpirun_args(2, {GPT2_INFER, "--tp", "--weights", "/nonexistent.safetensors",
+                                                     "--tokens", "1"}));
+  CHECK(missing.status == 1);
+  CHECK(missing.err.find("/nonexistent.safetensors") != std::string::npos);
 }
