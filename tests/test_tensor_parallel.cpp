@@ -218,3 +218,54 @@ TEST_CASE("load_gpt2_tp: a missing tensor and a rank count that does not divide 
   CHECK(nn::load_gpt2_tp(whole, c, 0, 2, {}).error_value().code == sw::errc::invalid_argument);  // 3 heads, 2 ranks
   CHECK(nn::load_gpt2_tp(whole, c, 1, 3, {}));
 }
+
+TEST_CASE("GPT-2 split over 3 ranks from a shard index: each rank reads its parts from both shards, same logits") {
+  const std::size_t threads_before = sw::kernels::thread_count();
+  sw::kernels::set_thread_count(1);
+  test_support::scratch_dir dir;
+  sw::reader full = sw::reader::open(fixture("gpt2_tiny_f32.safetensors")).value();
+  sw::writer first, second;
+  std::string weight_map;
+  for (const sw::tensor_info& t : full.tensors()) {
+    const bool in_first = t.name.substr(0, 4) == "h.0.";
+    REQUIRE((in_first ? first : second).add(full.tensor(t).value()));
+    weight_map += std::string(weight_map.empty() ? "" : ", ") + "\"" + std::string(t.name) + "\": \"" +
+                  (in_first ? "a.safetensors" : "b.safetensors") + "\"";
+  }
+  REQUIRE(first.write_file((dir / "a.safetensors").string()));
+  REQUIRE(second.write_file((dir / "b.safetensors").string()));
+  const std::string index = (dir / "model.safetensors.index.json").string();
+  test_support::write_text(index, "{\"metadata\": {}, \"weight_map\": {" + weight_map + "}}");
+
+  const std::vector<std::int64_t> prompt = {5, 60, 7};
+  std::vector<float> want;
+  const std::vector<std::int64_t> want_tokens = nn::load_gpt2(index, 3).value()->generate(prompt, 4, &want);
+  constexpr std::size_t world = 3;
+  thread_world threads(world);
+  std::vector<nn::checkpoint> files;
+  std::vector<std::unique_ptr<nn::gpt2_tp>> ranks;
+  for (std::size_t r = 0; r < world; ++r) {
+    files.push_back(nn::checkpoint::open(index, pread_options()).value());
+    REQUIRE(files.back().files().size() == 2);
+    const nn::gpt2_config c = nn::gpt2_config_from(files.back(), 3).value();
+    nn::gpt2_tp_plan plan;
+    auto sum = [&threads, r](float* data, std::size_t count) { threads.sum(r, data, count); };
+    ranks.push_back(nn::load_gpt2_tp(files.back(), c, r, world, sum, nn::dtype_policy::keep, &plan).value());
+    CHECK(files.back().files()[0].bytes_fetched() > 0);
+    CHECK(files.back().files()[0].bytes_fetched() + files.back().files()[1].bytes_fetched() ==
+          plan.sharded_bytes + plan.replicated_bytes);
+  }
+  std::vector<std::vector<float>> logits(world);
+  std::vector<std::vector<std::int64_t>> tokens(world);
+  std::vector<std::thread> run;
+  for (std::size_t r = 0; r < world; ++r)
+    run.emplace_back([&, r] { tokens[r] = ranks[r]->generate(prompt, 4, &logits[r]); });
+  for (std::thread& t : run) t.join();
+  for (std::size_t r = 0; r < world; ++r) {
+    CHECK(tokens[r] == want_tokens);
+    double diff = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) diff = std::max(diff, double(std::abs(logits[r][i] - want[i])));
+    CHECK(diff <= 1e-4);
+  }
+  sw::kernels::set_thread_count(threads_before);
+}
