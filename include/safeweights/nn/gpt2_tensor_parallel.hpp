@@ -13,6 +13,7 @@
 // With world = 1 this is the plain model (one piece per tensor, no sums).
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <unordered_map>

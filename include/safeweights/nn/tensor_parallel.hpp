@@ -11,7 +11,9 @@
 // caller's: an all_reduce_fn, e.g. MPI_Allreduce in the program.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
