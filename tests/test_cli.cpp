@@ -1,10 +1,5 @@
 // The `safeweights` tool, tested through the real binary: every command's
 // output, exit status and effect on the file system.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <simdjson.h>
 
 #include <algorithm>
@@ -14,65 +9,18 @@
 
 #include "safeweights/integrity/sha256.hpp"
 #include "safeweights/safeweights.hpp"
-#include "support.hpp"
-
-extern char** environ;
+#include "cli_support.hpp"
 
 namespace sw = safeweights;
 namespace fs = std::filesystem;
 using test_support::conformance_dir;
 using test_support::read_bytes;
 using test_support::scratch_dir;
+using cli_test::lines_of;
+using cli_test::run;
+using cli_test::run_result;
 
 namespace {
-
-struct run_result {
-  int status = -1;  // the exit code, or 128 + the signal that killed it
-  std::string out;
-  std::string err;
-};
-
-std::string read_text(const fs::path& p) {
-  auto bytes = read_bytes(p);
-  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
-
-// Runs the tool with `args`; stdout and stderr go to files (no pipe can fill
-// up and block the child), stdin is /dev/null.
-run_result run(const std::vector<std::string>& args) {
-  static scratch_dir io;
-  const std::string out_path = (io / "stdout").string(), err_path = (io / "stderr").string();
-  std::vector<std::string> argv_text = {SAFEWEIGHTS_CLI};
-  argv_text.insert(argv_text.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_text) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  REQUIRE_MESSAGE(rc == 0, "cannot start ", SAFEWEIGHTS_CLI);
-  int wstatus = 0;
-  while (waitpid(pid, &wstatus, 0) < 0) REQUIRE(errno == EINTR);
-
-  run_result r;
-  r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-  r.out = read_text(out_path);
-  r.err = read_text(err_path);
-  return r;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 std::vector<fs::path> valid_files() {
   std::vector<fs::path> out;
@@ -82,8 +30,8 @@ std::vector<fs::path> valid_files() {
   return out;
 }
 
-fs::path valid(const std::string& name) { return conformance_dir() / "valid" / name; }
-fs::path malformed(const std::string& name) { return conformance_dir() / "malformed" / name; }
+using cli_test::malformed;
+using cli_test::valid;
 
 std::set<std::string> keys_of(simdjson::dom::object o) {
   std::set<std::string> keys;

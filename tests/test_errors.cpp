@@ -70,6 +70,7 @@ const std::pair<errc, const char*> expected_names[] = {
     {errc::state_dict_mismatch, "state_dict_mismatch"},
     {errc::load_cancelled, "load_cancelled"},
     {errc::invalid_shard_index, "invalid_shard_index"},
+    {errc::invalid_bool, "invalid_bool"},
 };
 
 bool is_snake_case(std::string_view s) {
@@ -280,6 +281,35 @@ TEST_CASE("errc: the codes outside the format rules are raised where FORMAT.md s
     REQUIRE(copy);
     CHECK(copy->is_copy());
     CHECK(copy->size() == 2);
+  }
+  SUBCASE("invalid_bool") {
+    // The format leaves values unchecked: the file is valid, and its bytes
+    // readable, but a byte other than 0 or 1 is no C++ bool.
+    std::string mask = R"({"m":{"dtype":"BOOL","shape":[4],"data_offsets":[0,4]}})";
+    for (unsigned bad : {2u, 255u}) {
+      auto bytes = test_support::make_file(mask, 4);
+      const std::size_t at = bytes.size() - 4;
+      bytes[at] = std::byte{1};
+      bytes[at + 2] = static_cast<std::byte>(bad);
+      bytes[at + 3] = std::byte{1};
+      auto r = sw::reader::from_buffer(bytes);
+      REQUIRE(r);
+      auto view = r->tensor("m").value();
+      CHECK(view.bytes().size() == 4);
+      CHECK(view.as<bool>().code() == errc::invalid_bool);
+      CHECK(view.typed<bool>().code() == errc::invalid_bool);
+      CHECK(view.as<bool>().error_value().message.find("element 2") != std::string::npos);
+      CHECK(view.as<std::uint8_t>().code() == errc::dtype_mismatch);
+    }
+    auto good = test_support::make_file(mask, 4);
+    good[good.size() - 4] = std::byte{1};
+    auto r = sw::reader::from_buffer(good);
+    REQUIRE(r);
+    auto ok = r->tensor("m").value().as<bool>();
+    REQUIRE(ok);
+    CHECK(ok->size() == 4);
+    CHECK((*ok)[0]);
+    CHECK(!(*ok)[1]);
   }
   SUBCASE("invalid_argument") {
     std::vector<std::byte> small(4);

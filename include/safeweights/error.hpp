@@ -56,9 +56,10 @@ enum class errc : std::uint8_t {
   state_dict_mismatch,         // load_state_dict: missing/unexpected keys, shape or dtype mismatches (the whole list)
   load_cancelled,              // load_state_dict: the progress callback asked to stop; the module is unchanged
   invalid_shard_index,         // model.safetensors.index.json: malformed, or disagrees with its shards
+  invalid_bool,                // a BOOL tensor read as bool holds a byte other than 0 or 1
 };
 
-inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::invalid_shard_index) + 1;
+inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::invalid_bool) + 1;
 
 // Snake-case names, in enum order; a test checks the table against the enum.
 inline constexpr std::array<std::string_view, errc_count> errc_names = {
@@ -101,8 +102,10 @@ inline constexpr std::array<std::string_view, errc_count> errc_names = {
     "state_dict_mismatch",
     "load_cancelled",
     "invalid_shard_index",
+    "invalid_bool",
 };
 
+// The snake-case name of a code ("offsets_not_contiguous"); "unknown_error" for a value outside the enum.
 constexpr std::string_view to_string(errc code) noexcept {
   auto index = static_cast<std::size_t>(code);
   return index < errc_count ? errc_names[index] : std::string_view("unknown_error");
@@ -120,12 +123,14 @@ struct error {
   }
 };
 
+// An error with a code and its message.
 inline error make_error(errc code, std::string message) { return error{code, std::move(message)}; }
 
 // Thrown only by the convenience layer (`result::value()` and the `*_or_throw` helpers).
 class exception : public std::runtime_error {
  public:
   explicit exception(error e) : std::runtime_error(e.message), code_(e.code) {}
+  // The code of the error that was thrown.
   errc code() const noexcept { return code_; }
 
  private:
@@ -138,6 +143,7 @@ class [[nodiscard]] result {
   result(T value) : state_(std::in_place_index<0>, std::move(value)) {}
   result(error e) : state_(std::in_place_index<1>, std::move(e)) {}
 
+  // Success or failure, the code (errc::ok on success), and the error (only on failure).
   bool has_value() const noexcept { return state_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
   errc code() const noexcept { return has_value() ? errc::ok : std::get<1>(state_).code; }
@@ -149,6 +155,7 @@ class [[nodiscard]] result {
   const T& value() const& { throw_if_error(); return std::get<0>(state_); }
   T&& value() && { throw_if_error(); return std::get<0>(std::move(state_)); }
 
+  // Unchecked access to the value: only after has_value() is true.
   T& operator*() & { return std::get<0>(state_); }
   const T& operator*() const& { return std::get<0>(state_); }
   T&& operator*() && { return std::get<0>(std::move(state_)); }
@@ -168,6 +175,7 @@ class [[nodiscard]] result<void> {
   result() = default;
   result(error e) : error_(std::move(e)) {}
 
+  // As result<T>, with no value: value() only throws on failure.
   bool has_value() const noexcept { return error_.code == errc::ok; }
   explicit operator bool() const noexcept { return has_value(); }
   errc code() const noexcept { return error_.code; }

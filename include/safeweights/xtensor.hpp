@@ -11,6 +11,7 @@
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 
+// The tensor's shape in xtensor's index type.
 inline std::vector<std::size_t> shape_of(const tensor_view& view) {
   return {view.shape().begin(), view.shape().end()};
 }

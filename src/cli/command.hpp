@@ -30,6 +30,15 @@ int run_digest(args_t args);
 int run_seal(args_t args);
 int run_sign(args_t args);
 int run_verify(args_t args);
+int run_diff(args_t args);
+int run_convert(args_t args);
+int run_shard(args_t args);
+int run_merge(args_t args);
+int run_cast(args_t args);
+int run_rename(args_t args);
+int run_extract(args_t args);
+int run_metadata(args_t args);
+int run_stats(args_t args);
 
 inline void write_out(std::FILE* f, std::string_view text) { std::fwrite(text.data(), 1, text.size(), f); }
 

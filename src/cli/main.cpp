@@ -26,6 +26,15 @@ constexpr command commands[] = {
     {"seal", cli::run_seal, "write a copy with every tensor's SHA-256 in its metadata"},
     {"sign", cli::run_sign, "write FILE.sig, an Ed25519 signature of FILE"},
     {"verify", cli::run_verify, "check a file's signature (--key) and seal"},
+    {"diff", cli::run_diff, "compare two files: tensors, dtypes, shapes, values, metadata"},
+    {"convert", cli::run_convert, "NumPy .npy/.npz to safetensors and back (refuses pickles)"},
+    {"shard", cli::run_shard, "split a file into Hugging Face shards plus model.safetensors.index.json"},
+    {"merge", cli::run_merge, "join the shards of a model.safetensors.index.json into one file"},
+    {"cast", cli::run_cast, "convert every float tensor to bf16, f16 or f32"},
+    {"rename", cli::run_rename, "strip or add a prefix to every tensor name"},
+    {"extract", cli::run_extract, "write a file with only the named tensors"},
+    {"metadata", cli::run_metadata, "show or edit a file's __metadata__"},
+    {"stats", cli::run_stats, "per tensor min, max, mean, std, NaN/Inf and zero counts"},
 };
 
 constexpr std::string_view usage = "usage: safeweights COMMAND [OPTION...] ARG...";

@@ -57,10 +57,12 @@ inline constexpr std::array<dtype_traits, dtype_count> dtype_table = {{
     {"I64", 64},        {"U64", 64},
 }};
 
+// The name a header spells the dtype with ("F32").
 constexpr std::string_view dtype_name(dtype t) noexcept {
   return dtype_table[static_cast<std::size_t>(t)].name;
 }
 
+// Bits per element: 8 to 64, 4 for F4, 6 for F6_*.
 constexpr unsigned bit_width(dtype t) noexcept { return dtype_table[static_cast<std::size_t>(t)].bits; }
 
 // Bytes per element, or 0 for the sub-byte types (F4, F6_*).

@@ -27,6 +27,7 @@ SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 static_assert(std::endian::native == std::endian::little,
               "safeweights hands out the file's little-endian bytes as typed values");
 
+// Every floating-point dtype (C64 included, BOOL not).
 constexpr bool is_float_type(dtype t) noexcept {
   switch (t) {
     case dtype::F4: case dtype::F6_E2M3: case dtype::F6_E3M2: case dtype::F8_E5M2: case dtype::F8_E4M3:
@@ -38,6 +39,7 @@ constexpr bool is_float_type(dtype t) noexcept {
   }
 }
 
+// The signed and unsigned integer dtypes (BOOL not).
 constexpr bool is_integer_type(dtype t) noexcept {
   switch (t) {
     case dtype::U8: case dtype::I8: case dtype::I16: case dtype::U16: case dtype::I32: case dtype::U32:
@@ -55,6 +57,7 @@ constexpr unsigned components_of(dtype t) noexcept {
   return byte_width(t) == 0 ? 0 : 1;
 }
 
+// An F16 bit pattern as float: exact (subnormals, infinities and NaN payloads kept).
 inline float f16_to_float(std::uint16_t h) noexcept {
   std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
   std::uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
@@ -90,6 +93,7 @@ inline std::uint16_t float_to_f16(float f) noexcept {
   return static_cast<std::uint16_t>(sign | (abs >> 13));
 }
 
+// A BF16 bit pattern as float: exact.
 inline float bf16_to_float(std::uint16_t b) noexcept {
   return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
 }

@@ -29,6 +29,7 @@ class header_index {
 
   // In offset order (the file's order); entries with equal offsets keep header order.
   std::span<const tensor_info> tensors() const noexcept { return tensors_; }
+  // How many tensors; find() looks one up by name in O(1) (nullptr when absent).
   std::size_t size() const noexcept { return tensors_.size(); }
 
   const tensor_info* find(std::string_view name) const noexcept {
@@ -38,6 +39,7 @@ class header_index {
 
   // True when the header has a __metadata__ object (possibly empty); null counts as absent.
   bool has_metadata() const noexcept { return has_metadata_; }
+  // The __metadata__ entries in file order, and one value by key.
   std::span<const metadata_entry> metadata() const noexcept { return metadata_; }
   std::optional<std::string_view> metadata_value(std::string_view key) const noexcept {
     std::uint32_t i = metadata_keys_.find(key, [this](std::uint32_t k) { return metadata_[k].key; });

@@ -18,6 +18,7 @@ struct tensor_info {
   std::uint64_t end = 0;
   std::uint64_t elements = 0;          // product of shape (checked at validation)
 
+  // Bytes the tensor takes in the data section.
   std::uint64_t byte_size() const noexcept { return end - begin; }
 };
 

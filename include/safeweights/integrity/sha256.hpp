@@ -22,6 +22,7 @@ class sha256_hasher {
   sha256_hasher() : ctx_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {
     if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) throw std::bad_alloc();
   }
+  // Adds bytes to the digest; finish() gives the 32-byte result.
   void update(std::span<const std::byte> bytes) { EVP_DigestUpdate(ctx_.get(), bytes.data(), bytes.size()); }
   sha256_digest finish() {
     sha256_digest d{};
@@ -34,12 +35,14 @@ class sha256_hasher {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
 };
 
+// The SHA-256 of a whole buffer.
 inline sha256_digest sha256(std::span<const std::byte> bytes) {
   sha256_hasher h;
   h.update(bytes);
   return h.finish();
 }
 
+// Lowercase hexadecimal, two digits a byte.
 inline std::string to_hex(std::span<const std::uint8_t> bytes) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;

@@ -59,6 +59,7 @@ class aligned_buffer {
   aligned_buffer& operator=(const aligned_buffer&) = delete;
   ~aligned_buffer() { release(); }
 
+  // The memory: size() bytes from data(), 64-byte aligned.
   std::byte* data() noexcept { return data_; }
   const std::byte* data() const noexcept { return data_; }
   std::size_t size() const noexcept { return size_; }

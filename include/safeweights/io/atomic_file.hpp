@@ -68,6 +68,7 @@ class atomic_file {
   atomic_file(const atomic_file&) = delete;
   ~atomic_file() { abandon(); }
 
+  // The temporary file to write to, and the path it will replace.
   int fd() const noexcept { return fd_; }
   const std::string& target() const noexcept { return target_; }
 

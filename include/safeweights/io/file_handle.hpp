@@ -21,6 +21,7 @@
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 
+// An error whose message ends with the text of `err` ("what: No such file or directory").
 inline error errno_error(errc code, const std::string& what, int err = errno) {
   return make_error(code, what + ": " + std::strerror(err));
 }
@@ -43,6 +44,7 @@ class file_handle {
   file_handle& operator=(const file_handle&) = delete;
   ~file_handle() { close(); }
 
+  // Opens a regular file read-only and records its size.
   static result<file_handle> open_read(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return errno_error(errc::io_error, "cannot open");
@@ -100,6 +102,7 @@ class file_handle {
     return {};
   }
 
+  // The descriptor, the size at open, and whether a file is open.
   int fd() const noexcept { return fd_; }
   std::uint64_t size() const noexcept { return size_; }
   explicit operator bool() const noexcept { return fd_ >= 0; }

@@ -24,10 +24,12 @@ class loaded_tensors {
       by_name_.insert(views_[i].name(), i, [this](std::uint32_t k) { return views_[k].name(); });
   }
 
+  // The loaded tensors (views into the owned memory), their count, and the bytes owned.
   std::span<const tensor_view> tensors() const noexcept { return views_; }
   std::size_t size() const noexcept { return views_.size(); }
   std::size_t bytes() const noexcept { return owner_->buffer.size(); }
 
+  // A loaded tensor by name, or nullptr.
   const tensor_view* find(std::string_view name) const noexcept {
     std::uint32_t i = by_name_.find(name, [this](std::uint32_t k) { return views_[k].name(); });
     return i == detail::name_table::empty ? nullptr : &views_[i];

@@ -46,6 +46,7 @@ class mapping {
     return m;
   }
 
+  // The mapped file, whole.
   std::span<const std::byte> bytes() const noexcept { return {base_, size_}; }
 
   // No readahead on faults: each touched page is read alone (a hint; never fails the mapping).

@@ -103,6 +103,8 @@ class reader {
     return reader(std::move(state));
   }
 
+  // The path (or buffer label), how the file is read, its size, and the validated header:
+  // tensors in offset order, lookup by name, the __metadata__ map.
   const std::string& source() const noexcept { return state_->source; }
   io_mode mode() const noexcept { return state_->mode; }
   std::uint64_t file_size() const noexcept { return state_->file_size; }
@@ -115,6 +117,7 @@ class reader {
     return state_->index.metadata_value(key);
   }
 
+  // A view of one tensor (zero-copy when mapped; read into owned memory in pread mode).
   result<tensor_view> tensor(std::string_view name) const {
     const tensor_info* info = find(name);
     if (!info) return not_found(name);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <type_traits>
 
 #include "safeweights/detail/header_builder.hpp"
 #include "safeweights/format/tensor_info.hpp"
@@ -23,6 +24,7 @@ class typed_tensor {
   typed_tensor() = default;
   typed_tensor(std::span<const T> data, std::shared_ptr<const void> keep, bool copied)
       : data_(data), keep_(std::move(keep)), copied_(copied) {}
+  // The elements, and whether they are an aligned copy rather than the file's bytes.
   std::span<const T> span() const noexcept { return data_; }
   const T* data() const noexcept { return data_.data(); }
   std::size_t size() const noexcept { return data_.size(); }
@@ -41,6 +43,7 @@ class tensor_view {
   tensor_view(const tensor_info* info, std::span<const std::byte> bytes, std::shared_ptr<const void> keep)
       : info_(info), bytes_(bytes), keep_(std::move(keep)) {}
 
+  // What the header says about the tensor, and its raw little-endian bytes.
   const tensor_info& info() const noexcept { return *info_; }
   std::string_view name() const noexcept { return info_->name; }
   dtype type() const noexcept { return info_->type; }
@@ -49,7 +52,10 @@ class tensor_view {
   std::span<const std::byte> bytes() const noexcept { return bytes_; }
 
   // Zero-copy typed view: fails with dtype_mismatch, or misaligned_view when
-  // the bytes are not aligned for T (use typed() to get a copy instead).
+  // the bytes are not aligned for T (use typed() to get a copy instead). As
+  // bool, every byte is checked first: one that is not 0 or 1 is not a bool
+  // value in C++ (reading it is undefined), so it fails with invalid_bool;
+  // bytes() still gives the raw values.
   template <class T>
   result<std::span<const T>> as() const {
     if (auto e = check_type<T>(); e.code != errc::ok) return e;
@@ -79,6 +85,18 @@ class tensor_view {
       return make_error(errc::dtype_mismatch, "tensor " + detail::quote_name(name()) + " is " +
                                                   std::string(dtype_name(type())) + ", not " +
                                                   std::string(dtype_name(dtype_of_v<T>)));
+    if constexpr (std::is_same_v<T, bool>) return check_bool_bytes();
+    return {};
+  }
+
+  error check_bool_bytes() const {
+    for (std::size_t i = 0; i < bytes_.size(); ++i) {
+      auto b = std::to_integer<unsigned>(bytes_[i]);
+      if (b > 1)
+        return make_error(errc::invalid_bool, "tensor " + detail::quote_name(name()) + ": BOOL element " +
+                                                  std::to_string(i) + " is the byte " + std::to_string(b) +
+                                                  ", not 0 or 1 (bytes() gives the raw values)");
+    }
     return {};
   }
 

@@ -88,6 +88,7 @@ class writer {
   // an empty map from none).
   void enable_metadata() { has_metadata_ = true; }
 
+  // How many tensors have been added.
   std::size_t size() const noexcept { return entries_.size(); }
 
   // The JSON header with its padding, without the 8-byte length prefix.

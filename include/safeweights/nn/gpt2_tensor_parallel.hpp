@@ -52,6 +52,8 @@ struct gpt2_tp_plan {
   std::uint64_t replicated_bytes = 0;  // the whole tensors
 };
 
+// Rank `rank`'s plan: each tensor of `file` but the ignored buffers, by
+// gpt2_shard_rule; invalid_argument when `world` does not divide the heads.
 inline result<gpt2_tp_plan> plan_gpt2_tp(const checkpoint& file, const gpt2_config& c, std::size_t rank,
                                          std::size_t world) {
   if (world == 0 || rank >= world)
@@ -128,6 +130,7 @@ class gpt2_tp_block : public module {
     kernels::add_to(x, b.data(), rows * d);
   }
 
+  // This rank's share of the width: n_embd / world.
   std::size_t local_width() const noexcept { return width_; }
 
   layer_norm ln_1;
@@ -169,6 +172,7 @@ class gpt2_tp : public module {
   std::size_t rank() const noexcept { return rank_; }
   std::size_t world() const noexcept { return world_; }
 
+  // An empty session: each block's cache holds this rank's heads.
   gpt2::session start() const {
     gpt2::session s;
     for (std::size_t i = 0; i < config_.n_layer; ++i) s.caches.emplace_back(config_.n_positions, config_.n_embd / world_);

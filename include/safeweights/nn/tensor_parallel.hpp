@@ -46,6 +46,8 @@ struct tensor_shard {
   std::uint64_t bytes = 0;
 };
 
+// Rank `rank`'s part of `t` under `rule`; invalid_argument when the parts
+// would not be equal, subbyte_misaligned when they would split bytes.
 inline result<tensor_shard> shard_of(const tensor_info& t, shard_rule rule, std::size_t rank, std::size_t world) {
   auto who = [&t] { return "tensor " + safeweights::detail::quote_name(t.name); };
   if (world == 0 || rank >= world)

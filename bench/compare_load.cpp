@@ -1,0 +1,174 @@
+// The C++ side of bench/compare: one measurement per process, so that each
+// has its own peak RSS (the driver reads it with wait4). Prints one JSON line
+// {"seconds": S, "bytes": B} with the time of the operation alone.
+//
+//   bench-compare save-gpt2 PATH   write a GPT-2-sized F32 state dict (148 tensors, 124,439,808 values)
+//   bench-compare save-many PATH   write 10,000 small F32 tensors
+//   bench-compare open PATH        reader::open: validate the header, index, map (lazy)
+//   bench-compare load PATH        reader::open + load(): every tensor into owned memory (eager)
+//   bench-compare floor-pread PATH pread of the data section into an already-touched buffer
+//   bench-compare floor-memcpy PATH memcpy of as many bytes between two touched buffers
+//
+// Saves go through the library's atomic writer, which fsyncs before it
+// renames; the Python savers are timed with an fsync too, so all are alike.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "safeweights/safeweights.hpp"
+
+namespace sw = safeweights;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "bench-compare: %s\n", what.c_str());
+  std::exit(1);
+}
+
+void report(double seconds, std::uint64_t bytes) {
+  std::printf("{\"seconds\": %.9f, \"bytes\": %llu}\n", seconds, static_cast<unsigned long long>(bytes));
+}
+
+double since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
+
+struct named_tensor {
+  std::string name;
+  std::vector<std::uint64_t> shape;
+  std::vector<float> values;
+};
+
+// Values that do not compress: a fast generator, not a constant.
+std::vector<float> random_floats(std::size_t n, std::uint64_t seed) {
+  std::vector<float> v(n);
+  std::uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (float& f : v) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    f = static_cast<float>(static_cast<std::int32_t>(x >> 32)) * 0x1p-31f;
+  }
+  return v;
+}
+
+// GPT-2 small's state dict layout: the same names and shapes as bench/compare.py builds.
+std::vector<named_tensor> gpt2() {
+  constexpr std::uint64_t d = 768, vocab = 50257, ctx = 1024, layers = 12;
+  std::vector<named_tensor> out;
+  auto add = [&](std::string name, std::vector<std::uint64_t> shape) {
+    std::uint64_t n = 1;
+    for (auto s : shape) n *= s;
+    out.push_back({std::move(name), std::move(shape), random_floats(n, out.size())});
+  };
+  add("wte.weight", {vocab, d});
+  add("wpe.weight", {ctx, d});
+  for (std::uint64_t l = 0; l < layers; ++l) {
+    std::string h = "h." + std::to_string(l) + ".";
+    add(h + "ln_1.weight", {d});
+    add(h + "ln_1.bias", {d});
+    add(h + "attn.c_attn.weight", {d, 3 * d});
+    add(h + "attn.c_attn.bias", {3 * d});
+    add(h + "attn.c_proj.weight", {d, d});
+    add(h + "attn.c_proj.bias", {d});
+    add(h + "ln_2.weight", {d});
+    add(h + "ln_2.bias", {d});
+    add(h + "mlp.c_fc.weight", {d, 4 * d});
+    add(h + "mlp.c_fc.bias", {4 * d});
+    add(h + "mlp.c_proj.weight", {4 * d, d});
+    add(h + "mlp.c_proj.bias", {d});
+  }
+  add("ln_f.weight", {d});
+  add("ln_f.bias", {d});
+  return out;
+}
+
+// 10,000 tensors "blocks.N.pK" of 1 to 8 floats, as bench/compare.py builds them.
+std::vector<named_tensor> many() {
+  std::vector<named_tensor> out;
+  for (std::size_t i = 0; i < 10000; ++i) {
+    std::uint64_t k = i % 8 + 1;
+    out.push_back({"blocks." + std::to_string(i / 8) + ".p" + std::to_string(i % 8), {k}, random_floats(k, i)});
+  }
+  return out;
+}
+
+void save(const std::vector<named_tensor>& tensors, const std::string& path) {
+  auto t0 = clock_type::now();
+  sw::writer w;
+  std::uint64_t bytes = 0;
+  for (const named_tensor& t : tensors) {
+    if (auto r = w.add<float>(t.name, t.shape, t.values); !r) die(r.error_value().message);
+    bytes += t.values.size() * sizeof(float);
+  }
+  if (auto r = w.write_file(path); !r) die(r.error_value().message);
+  report(since(t0), bytes);
+}
+
+// A buffer of `n` bytes, every page touched.
+std::vector<std::byte> touched(std::size_t n) {
+  std::vector<std::byte> b(n);
+  std::memset(b.data(), 1, n);
+  return b;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) die("usage: bench-compare save-gpt2|save-many|open|load|floor-pread|floor-memcpy PATH");
+  const std::string op = argv[1], path = argv[2];
+  if (op == "save-gpt2") {
+    save(gpt2(), path);
+  } else if (op == "save-many") {
+    save(many(), path);
+  } else if (op == "open") {
+    auto t0 = clock_type::now();
+    auto r = sw::reader::open(path);
+    double s = since(t0);
+    if (!r) die(r.error_value().message);
+    report(s, r->index().data_size());
+  } else if (op == "load") {
+    auto t0 = clock_type::now();
+    auto r = sw::reader::open(path);
+    if (!r) die(r.error_value().message);
+    auto loaded = r->load();
+    double s = since(t0);
+    if (!loaded) die(loaded.error_value().message);
+    report(s, loaded->bytes());
+  } else if (op == "floor-pread" || op == "floor-memcpy") {
+    auto r = sw::reader::open(path, {.mode = sw::io_mode::pread});
+    if (!r) die(r.error_value().message);
+    const std::size_t n = static_cast<std::size_t>(r->index().data_size());
+    std::vector<std::byte> dst = touched(n);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) die("cannot open " + path);
+    double s = 0;
+    if (op == "floor-pread") {
+      auto t0 = clock_type::now();
+      std::size_t done = 0;
+      while (done < n) {
+        ssize_t got = ::pread(fd, dst.data() + done, n - done, static_cast<off_t>(r->index().data_offset() + done));
+        if (got <= 0) die("pread failed");
+        done += static_cast<std::size_t>(got);
+      }
+      s = since(t0);
+    } else {
+      std::vector<std::byte> src = touched(n);
+      auto t0 = clock_type::now();
+      std::memcpy(dst.data(), src.data(), n);
+      s = since(t0);
+      if (dst[n / 2] != src[n / 2]) die("memcpy");
+    }
+    ::close(fd);
+    report(s, n);
+  } else {
+    die("unknown operation " + op);
+  }
+  return 0;
+}

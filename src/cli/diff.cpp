@@ -1,0 +1,282 @@
+// `safeweights diff [--json] A B`: what differs between two files: tensors in
+// one only, tensors whose dtype, shape or bytes differ (with how far apart
+// their values are), and metadata. Exit 0 when they hold the same.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+#include "numeric.hpp"
+#include "options.hpp"
+#include "progress.hpp"
+#include "safeweights/safeweights.hpp"
+#include "table.hpp"
+
+namespace sw = safeweights;
+
+namespace safeweights_cli {
+namespace {
+
+constexpr std::string_view usage = "usage: safeweights diff [--json] A B";
+
+constexpr std::string_view help =
+    "usage: safeweights diff [--json] A B\n"
+    "\n"
+    "Compare two safetensors files: tensors only in A or only in B, tensors\n"
+    "whose shape or dtype differ, and for tensors of equal shape whether their\n"
+    "bytes are identical and, if not, how many values differ and the largest\n"
+    "absolute and relative difference |a-b| / max(|a|,|b|), with every value\n"
+    "read as F64 (so an F32 tensor and its BF16 cast can be compared). NaN\n"
+    "equals NaN; a NaN or infinity facing anything else is counted apart\n"
+    "(nonfinite) and left out of the maxima. Packed F4/F6 tensors are compared\n"
+    "by bytes only. Then the metadata: keys in one file only, and keys whose\n"
+    "values differ. Tensor order and file layout do not matter.\n"
+    "Exit status: 0 when A and B hold the same tensors and metadata, 1 when\n"
+    "they differ (or a file is invalid: then the error is on stderr), 2 usage.\n"
+    "\n"
+    "Options:\n"
+    "  --json      print {\"identical\", \"only_in_a\", \"only_in_b\", \"identical_tensors\",\n"
+    "              \"different_tensors\": [{\"name\", \"a\", \"b\", \"bytes_identical\",\n"
+    "              \"compared\", \"values_differing\", \"nonfinite_mismatches\",\n"
+    "              \"max_abs_diff\", \"max_rel_diff\"}], \"metadata\": {\"only_in_a\",\n"
+    "              \"only_in_b\", \"different\"}}\n"
+    "  -h, --help  show this help\n";
+
+struct tensor_diff {
+  const sw::tensor_info* a = nullptr;
+  const sw::tensor_info* b = nullptr;
+  bool bytes_identical = false;
+  bool compared = false;  // the values were compared (equal shapes, both convertible)
+  std::uint64_t differing = 0, nonfinite = 0;
+  double max_abs = 0, max_rel = 0;
+};
+
+struct metadata_diff {
+  std::vector<sw::metadata_entry> only_a, only_b;
+  std::vector<std::pair<sw::metadata_entry, std::string_view>> different;  // key and A's value, B's value
+  bool empty() const { return only_a.empty() && only_b.empty() && different.empty(); }
+};
+
+struct file_diff {
+  std::vector<const sw::tensor_info*> only_a, only_b;
+  std::vector<tensor_diff> different;
+  std::size_t identical = 0;
+  metadata_diff metadata;
+  bool identical_files() const { return only_a.empty() && only_b.empty() && different.empty() && metadata.empty(); }
+};
+
+bool same_shape(const sw::tensor_info& a, const sw::tensor_info& b) { return std::ranges::equal(a.shape, b.shape); }
+
+void compare_values(tensor_diff& d, const std::byte* pa, const std::byte* pb, std::uint64_t scalars, progress& bar,
+                    std::vector<double>& va, std::vector<double>& vb) {
+  const std::uint64_t bytes_per = d.a->byte_size() / std::max<std::uint64_t>(scalars, 1) +
+                                  d.b->byte_size() / std::max<std::uint64_t>(scalars, 1);
+  for (std::uint64_t first = 0; first < scalars; first += block_scalars) {
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(block_scalars, scalars - first));
+    scalars_as_double(d.a->type, pa, first, n, va.data());
+    scalars_as_double(d.b->type, pb, first, n, vb.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      double x = va[i], y = vb[i];
+      if (x == y || (std::isnan(x) && std::isnan(y))) continue;
+      ++d.differing;
+      if (!std::isfinite(x) || !std::isfinite(y)) {
+        ++d.nonfinite;
+        continue;
+      }
+      double abs = std::fabs(x - y);
+      d.max_abs = std::max(d.max_abs, abs);
+      d.max_rel = std::max(d.max_rel, abs / std::max(std::fabs(x), std::fabs(y)));
+    }
+    bar.add(n * bytes_per);
+  }
+}
+
+sw::result<file_diff> compare(const sw::reader& a, const sw::reader& b) {
+  file_diff out;
+  std::vector<std::pair<const sw::tensor_info*, const sw::tensor_info*>> common;
+  std::uint64_t total = 0;
+  for (const sw::tensor_info& t : a.tensors()) {
+    if (const sw::tensor_info* u = b.find(t.name)) {
+      common.emplace_back(&t, u);
+      if (same_shape(t, *u)) total += t.byte_size() + u->byte_size();
+    } else {
+      out.only_a.push_back(&t);
+    }
+  }
+  for (const sw::tensor_info& u : b.tensors())
+    if (!a.find(u.name)) out.only_b.push_back(&u);
+
+  progress bar("diff", total);
+  std::vector<double> va(block_scalars), vb(block_scalars);
+  for (auto [t, u] : common) {
+    tensor_diff d{t, u};
+    if (same_shape(*t, *u)) {
+      auto x = a.tensor(*t);
+      if (!x) return std::move(x).error_value();
+      auto y = b.tensor(*u);
+      if (!y) return std::move(y).error_value();
+      d.bytes_identical = t->type == u->type &&
+                          (t->byte_size() == 0 || std::memcmp(x->bytes().data(), y->bytes().data(), t->byte_size()) == 0);
+      const unsigned per = scalars_per_element(t->type);
+      if (d.bytes_identical) {
+        bar.add(t->byte_size() + u->byte_size());
+      } else if (per != 0 && per == scalars_per_element(u->type)) {
+        d.compared = true;
+        compare_values(d, x->bytes().data(), y->bytes().data(), t->elements * per, bar, va, vb);
+      }
+    }
+    if (d.bytes_identical) ++out.identical;
+    else out.different.push_back(d);
+  }
+
+  for (const sw::metadata_entry& m : a.metadata()) {
+    auto other = b.metadata_value(m.key);
+    if (!other) out.metadata.only_a.push_back(m);
+    else if (*other != m.value) out.metadata.different.emplace_back(m, *other);
+  }
+  for (const sw::metadata_entry& m : b.metadata())
+    if (!a.metadata_value(m.key)) out.metadata.only_b.push_back(m);
+  return out;
+}
+
+std::string describe(const sw::tensor_info& t) {
+  return std::string(sw::dtype_name(t.type)) + " " + shape_text(t.shape);
+}
+
+std::string to_text(const file_diff& d, const std::string& pa, const std::string& pb) {
+  std::string out;
+  const std::string na = printable(pa), nb = printable(pb);
+  for (const sw::tensor_info* t : d.only_a) out += "only in " + na + ": " + printable(t->name) + " (" + describe(*t) + ")\n";
+  for (const sw::tensor_info* t : d.only_b) out += "only in " + nb + ": " + printable(t->name) + " (" + describe(*t) + ")\n";
+  for (const tensor_diff& t : d.different) {
+    out += printable(t.a->name) + ": ";
+    std::string kinds = describe(*t.a) == describe(*t.b) ? describe(*t.a) : describe(*t.a) + " vs " + describe(*t.b);
+    if (!same_shape(*t.a, *t.b)) {
+      out += "shape differs: " + kinds + "\n";
+    } else if (!t.compared) {
+      out += t.a->type == t.b->type ? "bytes differ: " + kinds + "\n" : "dtype differs: " + kinds + " (not comparable)\n";
+    } else if (t.differing == 0) {
+      out += "values equal, " + std::string(t.a->type == t.b->type ? "bytes differ" : "dtype differs") + ": " + kinds + "\n";
+    } else {
+      out += uint_text(t.differing) + " of " + uint_text(t.a->elements * scalars_per_element(t.a->type)) +
+             " values differ: " + kinds + ", max abs " + number_text(t.max_abs) + ", max rel " + number_text(t.max_rel);
+      if (t.nonfinite) out += ", " + uint_text(t.nonfinite) + " nonfinite";
+      out += "\n";
+    }
+  }
+  for (const sw::metadata_entry& m : d.metadata.only_a)
+    out += "metadata only in " + na + ": " + printable(m.key) + " = " + printable(m.value) + "\n";
+  for (const sw::metadata_entry& m : d.metadata.only_b)
+    out += "metadata only in " + nb + ": " + printable(m.key) + " = " + printable(m.value) + "\n";
+  for (const auto& [m, other] : d.metadata.different)
+    out += "metadata differs: " + printable(m.key) + " = " + printable(m.value) + " vs " + printable(other) + "\n";
+  if (d.identical_files()) {
+    out += "identical: " + uint_text(d.identical) + " tensors, same metadata\n";
+  } else {
+    out += "differ: " + uint_text(d.identical) + " tensors identical, " + uint_text(d.different.size()) + " different, " +
+           uint_text(d.only_a.size()) + " only in " + na + ", " + uint_text(d.only_b.size()) + " only in " + nb +
+           (d.metadata.empty() ? ", same metadata\n" : ", metadata differs\n");
+  }
+  return out;
+}
+
+void append_kind(std::string& out, const sw::tensor_info& t) {
+  out += "{\"dtype\": \"" + std::string(sw::dtype_name(t.type)) + "\", \"shape\": ";
+  append_json_shape(out, t.shape);
+  out += '}';
+}
+
+void append_tensor_list(std::string& out, const std::vector<const sw::tensor_info*>& list) {
+  out += '[';
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    out += i ? ", {\"name\": " : "{\"name\": ";
+    sw::detail::append_json_string(out, list[i]->name);
+    out += ", \"dtype\": \"" + std::string(sw::dtype_name(list[i]->type)) + "\", \"shape\": ";
+    append_json_shape(out, list[i]->shape);
+    out += '}';
+  }
+  out += ']';
+}
+
+void append_metadata_map(std::string& out, const std::vector<sw::metadata_entry>& list) {
+  out += '{';
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (i) out += ", ";
+    sw::detail::append_json_string(out, list[i].key);
+    out += ": ";
+    sw::detail::append_json_string(out, list[i].value);
+  }
+  out += '}';
+}
+
+std::string to_json(const file_diff& d) {
+  std::string out = "{\"identical\": ";
+  out += d.identical_files() ? "true" : "false";
+  out += ", \"only_in_a\": ";
+  append_tensor_list(out, d.only_a);
+  out += ", \"only_in_b\": ";
+  append_tensor_list(out, d.only_b);
+  out += ", \"identical_tensors\": " + uint_text(d.identical) + ", \"different_tensors\": [";
+  for (std::size_t i = 0; i < d.different.size(); ++i) {
+    const tensor_diff& t = d.different[i];
+    out += i ? ",\n  {\"name\": " : "\n  {\"name\": ";
+    sw::detail::append_json_string(out, t.a->name);
+    out += ", \"a\": ";
+    append_kind(out, *t.a);
+    out += ", \"b\": ";
+    append_kind(out, *t.b);
+    out += ", \"bytes_identical\": false, \"compared\": ";
+    out += t.compared ? "true" : "false";
+    if (t.compared) {
+      out += ", \"values_differing\": " + uint_text(t.differing) + ", \"nonfinite_mismatches\": " +
+             uint_text(t.nonfinite) + ", \"max_abs_diff\": ";
+      append_json_number(out, t.max_abs);
+      out += ", \"max_rel_diff\": ";
+      append_json_number(out, t.max_rel);
+    }
+    out += '}';
+  }
+  out += d.different.empty() ? "]" : "\n]";
+  out += ", \"metadata\": {\"only_in_a\": ";
+  append_metadata_map(out, d.metadata.only_a);
+  out += ", \"only_in_b\": ";
+  append_metadata_map(out, d.metadata.only_b);
+  out += ", \"different\": {";
+  for (std::size_t i = 0; i < d.metadata.different.size(); ++i) {
+    const auto& [m, other] = d.metadata.different[i];
+    if (i) out += ", ";
+    sw::detail::append_json_string(out, m.key);
+    out += ": [";
+    sw::detail::append_json_string(out, m.value);
+    out += ", ";
+    sw::detail::append_json_string(out, other);
+    out += ']';
+  }
+  out += "}}}\n";
+  return out;
+}
+
+}  // namespace
+
+int run_diff(args_t args) {
+  parsed_args a = parse_args(args, {{"--json", false}}, "diff");
+  if (a.help()) {
+    write_out(stdout, help);
+    return exit_ok;
+  }
+  if (!a.error.empty()) return usage_error(a.error, usage);
+  if (a.operands.size() != 2)
+    return usage_error(a.operands.size() < 2 ? "diff: needs A and B" : "diff: too many arguments", usage);
+  auto ra = sw::reader::open(a.operands[0]);
+  if (!ra) return fail(ra.error_value());
+  auto rb = sw::reader::open(a.operands[1]);
+  if (!rb) return fail(rb.error_value());
+  auto d = compare(*ra, *rb);
+  if (!d) return fail(d.error_value());
+  write_out(stdout, a.has("--json") ? to_json(*d) : to_text(*d, a.operands[0], a.operands[1]));
+  return d->identical_files() ? exit_ok : exit_invalid;
+}
+
+}  // namespace safeweights_cli

@@ -1,0 +1,613 @@
+// The `safeweights` commands that compare, summarise and rewrite files:
+// diff, stats, shard, merge, cast, rename, extract, metadata, and the
+// progress bar, through the real binary.
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "cli_support.hpp"
+#include "safeweights/safeweights.hpp"
+
+namespace sw = safeweights;
+namespace fs = std::filesystem;
+using cli_test::lines_of;
+using cli_test::run;
+using cli_test::run_result;
+using cli_test::valid;
+using test_support::read_bytes;
+using test_support::scratch_dir;
+
+namespace {
+
+struct spec {
+  std::string name;
+  sw::dtype type;
+  std::vector<std::uint64_t> shape;
+  std::vector<std::byte> bytes;
+};
+
+template <class T>
+spec tensor(std::string name, std::vector<std::uint64_t> shape, const std::vector<T>& values,
+            sw::dtype type = sw::dtype_of_v<T>) {
+  spec s{std::move(name), type, std::move(shape), std::vector<std::byte>(values.size() * sizeof(T))};
+  if (!values.empty()) std::memcpy(s.bytes.data(), values.data(), s.bytes.size());
+  return s;
+}
+
+// An F32 tensor of `bytes` bytes, values 0, 1, 2, ...
+spec sized(std::string name, std::size_t bytes) {
+  std::vector<float> v(bytes / 4);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i);
+  return tensor(std::move(name), {v.size()}, v);
+}
+
+fs::path write(const fs::path& path, const std::vector<spec>& tensors,
+               const std::vector<std::pair<std::string, std::string>>& metadata = {}) {
+  sw::writer w;
+  for (const spec& t : tensors) REQUIRE(w.add(t.name, t.type, t.shape, t.bytes));
+  for (const auto& [k, v] : metadata) w.set_metadata(k, v);
+  REQUIRE(w.write_file(path.string()));
+  return path;
+}
+
+sw::reader open(const fs::path& p) { return sw::reader::open(p.string()).value(); }
+
+std::vector<std::byte> bytes_of(const sw::reader& r, std::string_view name) {
+  auto v = r.tensor(name);
+  REQUIRE_MESSAGE(v, "no tensor ", name);
+  return {v->bytes().begin(), v->bytes().end()};
+}
+
+std::vector<std::string> names_in_order(const sw::reader& r) {
+  std::vector<std::string> names;
+  for (const sw::tensor_info& t : r.tensors()) names.emplace_back(t.name);
+  return names;
+}
+
+std::vector<std::pair<std::string, std::string>> metadata_of(const sw::reader& r) {
+  std::vector<std::pair<std::string, std::string>> m;
+  for (const sw::metadata_entry& e : r.metadata()) m.emplace_back(e.key, e.value);
+  return m;
+}
+
+simdjson::dom::element parse(simdjson::dom::parser& p, const std::string& text) {
+  simdjson::dom::element doc;
+  auto error = p.parse(text).get(doc);
+  REQUIRE_MESSAGE(!error, "not JSON: ", text);
+  return doc;
+}
+
+void check_usage_error(const std::vector<std::string>& args, const std::string& says) {
+  run_result r = run(args);
+  INFO(args[0], ": ", r.err);
+  CHECK(r.status == 2);
+  CHECK(r.out.empty());
+  CHECK(r.err.find(says) != std::string::npos);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- diff
+
+TEST_CASE("diff: a file equals itself and its repack; every conformance file") {
+  scratch_dir dir;
+  for (auto& e : fs::directory_iterator(test_support::conformance_dir() / "valid")) {
+    if (e.path().extension() != ".safetensors") continue;
+    run_result r = run({"diff", e.path().string(), e.path().string()});
+    INFO(e.path().string(), ": ", r.out, r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out.starts_with("identical: "));
+    CHECK(r.err.empty());
+  }
+  // Layout does not matter: a non-canonical file against its canonical rewrite.
+  fs::path canonical = dir / "canonical.safetensors";
+  REQUIRE(run({"repack", cli_test::malformed("unordered_entries.safetensors").string(), canonical.string()}).status == 0);
+  CHECK(run({"diff", cli_test::malformed("unordered_entries.safetensors").string(), canonical.string()}).status == 0);
+}
+
+TEST_CASE("diff --json: tensors only on one side, dtype and shape changes, value differences, metadata") {
+  scratch_dir dir;
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  fs::path a = write(dir / "a.safetensors",
+                     {tensor<float>("same", {2}, {1, 2}), tensor<float>("values", {4}, {1, 2, 4, nan}),
+                      tensor<float>("nonfinite", {3}, {inf, nan, 1}), tensor<float>("reshaped", {2, 2}, {1, 2, 3, 4}),
+                      tensor<float>("recast", {2}, {1.5f, -2}), tensor<float>("gone", {1}, {0}),
+                      tensor<std::int32_t>("ints", {3}, {1, 5, -3})},
+                     {{"format", "pt"}, {"author", "a"}, {"old", "x"}});
+  fs::path b = write(dir / "b.safetensors",
+                     {tensor<float>("same", {2}, {1, 2}), tensor<float>("values", {4}, {1, 2.5f, 3, nan}),
+                      tensor<float>("nonfinite", {3}, {1, 2, 1}), tensor<float>("reshaped", {4}, {1, 2, 3, 4}),
+                      tensor<double>("recast", {2}, {1.5, -2}), tensor<float>("new", {1}, {0}),
+                      tensor<std::int32_t>("ints", {3}, {1, 7, -3})},
+                     {{"format", "pt"}, {"author", "b"}, {"added", "y"}});
+  run_result r = run({"diff", "--json", a.string(), b.string()});
+  REQUIRE_MESSAGE(r.status == 1, r.err);
+  CHECK(r.err.empty());
+  simdjson::dom::parser p;
+  simdjson::dom::element doc = parse(p, r.out);
+  CHECK(bool(doc["identical"]) == false);
+  CHECK(std::uint64_t(doc["identical_tensors"]) == 1);
+  CHECK(std::string_view(doc["only_in_a"].at(0)["name"]) == "gone");
+  CHECK(std::string_view(doc["only_in_b"].at(0)["name"]) == "new");
+  std::map<std::string, simdjson::dom::element> diffs;
+  for (simdjson::dom::element t : simdjson::dom::array(doc["different_tensors"])) diffs[std::string(std::string_view(t["name"]))] = t;
+  REQUIRE(diffs.size() == 5);
+
+  simdjson::dom::element values = diffs["values"];
+  CHECK(bool(values["compared"]));
+  CHECK(std::uint64_t(values["values_differing"]) == 2);  // NaN == NaN
+  CHECK(std::uint64_t(values["nonfinite_mismatches"]) == 0);
+  CHECK(double(values["max_abs_diff"]) == 1.0);
+  CHECK(double(values["max_rel_diff"]) == 0.25);  // |4 - 3| / 4
+
+  simdjson::dom::element nonfinite = diffs["nonfinite"];
+  CHECK(std::uint64_t(nonfinite["values_differing"]) == 2);
+  CHECK(std::uint64_t(nonfinite["nonfinite_mismatches"]) == 2);
+  CHECK(double(nonfinite["max_abs_diff"]) == 0.0);
+
+  CHECK_FALSE(bool(diffs["reshaped"]["compared"]));
+  CHECK(std::string_view(diffs["recast"]["a"]["dtype"]) == "F32");
+  CHECK(std::string_view(diffs["recast"]["b"]["dtype"]) == "F64");
+  CHECK(std::uint64_t(diffs["recast"]["values_differing"]) == 0);  // same values, other dtype
+  CHECK(double(diffs["ints"]["max_abs_diff"]) == 2.0);
+
+  simdjson::dom::element meta = doc["metadata"];
+  CHECK(std::string_view(meta["only_in_a"]["old"]) == "x");
+  CHECK(std::string_view(meta["only_in_b"]["added"]) == "y");
+  CHECK(std::string_view(meta["different"]["author"].at(0)) == "a");
+  CHECK(std::string_view(meta["different"]["author"].at(1)) == "b");
+
+  // The text form says the same, one line per difference, and a summary.
+  run_result text = run({"diff", a.string(), b.string()});
+  CHECK(text.status == 1);
+  auto lines = lines_of(text.out);
+  CHECK(std::count_if(lines.begin(), lines.end(), [](auto& l) { return l.starts_with("values: 2 of 4 values differ"); }) == 1);
+  CHECK(std::count_if(lines.begin(), lines.end(), [](auto& l) { return l.starts_with("reshaped: shape differs"); }) == 1);
+  CHECK(lines.back().starts_with("differ: 1 tensors identical, 5 different, 1 only in"));
+}
+
+TEST_CASE("diff: an F32 file against its BF16 cast differs by at most BF16's rounding") {
+  scratch_dir dir;
+  std::vector<float> values(1000);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = std::sin(static_cast<float>(i)) * 100.0f;  // normal floats
+  fs::path f32 = write(dir / "f32.safetensors", {tensor("w", {1000}, values)}), bf16 = dir / "bf16.safetensors";
+  REQUIRE(run({"cast", "--dtype", "bf16", f32.string(), bf16.string()}).status == 0);
+  run_result r = run({"diff", "--json", f32.string(), bf16.string()});
+  CHECK(r.status == 1);
+  simdjson::dom::parser p;
+  simdjson::dom::element t = parse(p, r.out)["different_tensors"].at(0);
+  CHECK(bool(t["compared"]));
+  CHECK(double(t["max_rel_diff"]) > 0);
+  CHECK(double(t["max_rel_diff"]) <= 0x1p-8);  // half a unit in BF16's 8-bit significand
+}
+
+TEST_CASE("diff: invalid files exit 1 with the error; usage errors exit 2") {
+  run_result r = run({"diff", valid("scalar.safetensors").string(), cli_test::malformed("hole.safetensors").string()});
+  CHECK(r.status == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("hole.safetensors") != std::string::npos);
+  check_usage_error({"diff", valid("scalar.safetensors").string()}, "needs A and B");
+  check_usage_error({"diff", "--fast", "a", "b"}, "unknown option `--fast`");
+}
+
+// ---------------------------------------------------------------- stats
+
+TEST_CASE("stats --json: PyTorch's own statistics of a real state dict") {
+  scratch_dir dir;
+  fs::path sd = dir / "sd.safetensors";
+  REQUIRE(run({"convert", cli_test::torch_file("state_dict.npz").string(), sd.string()}).status == 0);
+  run_result r = run({"stats", "--json", sd.string()});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  simdjson::dom::parser p, q;
+  simdjson::dom::element doc = parse(p, r.out);
+  simdjson::dom::element want = q.load(cli_test::torch_file("torch_stats.json").string());
+  std::size_t checked = 0;
+  for (simdjson::dom::element t : simdjson::dom::array(doc["tensors"])) {
+    std::string_view name = t["name"];
+    INFO(name);
+    simdjson::dom::element w = want[name];
+    for (const char* key : {"count", "nan", "inf", "zeros"}) CHECK(std::uint64_t(t[key]) == std::uint64_t(w[key]));
+    for (const char* key : {"min", "max"}) CHECK(double(t[key]) == double(w[key]));
+    for (const char* key : {"mean", "std"})
+      CHECK(std::fabs(double(t[key]) - double(w[key])) <= 1e-12 * std::max(1.0, std::fabs(double(w[key]))));
+    ++checked;
+  }
+  CHECK(checked == 12);
+}
+
+TEST_CASE("stats: NaN, infinities and zeros are counted; the rest is over finite values") {
+  scratch_dir dir;
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  fs::path f = write(dir / "s.safetensors", {tensor<float>("x", {7}, {1, 2, nan, inf, -inf, 0, -0.0f}),
+                                            tensor<float>("all_nan", {1}, {nan}), sized("other", 8)});
+  run_result r = run({"stats", "--json", f.string(), "x", "all_nan"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  simdjson::dom::parser p;
+  simdjson::dom::array tensors = parse(p, r.out)["tensors"];
+  REQUIRE(tensors.size() == 2);  // only the names given, in that order
+  simdjson::dom::element x = tensors.at(0);
+  CHECK(std::string_view(x["name"]) == "x");
+  CHECK(std::uint64_t(x["count"]) == 7);
+  CHECK(std::uint64_t(x["nan"]) == 1);
+  CHECK(std::uint64_t(x["inf"]) == 2);
+  CHECK(std::uint64_t(x["zeros"]) == 2);
+  CHECK(double(x["min"]) == 0.0);
+  CHECK(double(x["max"]) == 2.0);
+  CHECK(double(x["mean"]) == 0.75);
+  CHECK(double(x["std"]) == doctest::Approx(std::sqrt(0.6875)));
+  CHECK(tensors.at(1)["min"].is_null());
+  CHECK(tensors.at(1)["mean"].is_null());
+
+  run_result table = run({"stats", valid("mixed_dtypes.safetensors").string()});
+  REQUIRE(table.status == 0);
+  auto lines = lines_of(table.out);
+  CHECK(lines[0].starts_with("NAME "));
+  CHECK(lines.size() == 1 + sw::reader::open(valid("mixed_dtypes.safetensors").string())->tensors().size());
+  CHECK(std::count_if(lines.begin(), lines.end(), [](auto& l) { return l.starts_with("t_f4 ") && l.ends_with(" -"); }) == 1);
+
+  run_result missing = run({"stats", f.string(), "nope"});
+  CHECK(missing.status == 1);
+  CHECK(missing.out.empty());
+  CHECK(missing.err.find("`nope`") != std::string::npos);
+}
+
+// ---------------------------------------------------------------- shard, merge
+
+// a(100) B(300) c(52) d(60) z😀(12) é"\DEL(40) in file order, max 200: the
+// hub's algorithm puts B alone first (it is met while a's shard is open),
+// then [a, c], then [d, z😀, é...].
+fs::path write_shard_input(const fs::path& path, std::vector<std::pair<std::string, std::string>> metadata) {
+  return write(path, {sized("a", 100), sized("b", 300), sized("c", 52), sized("d", 60), sized("z\xf0\x9f\x98\x80", 12),
+                      sized("\xc3\xa9\"\\\x7f", 40)},
+               metadata);
+}
+
+TEST_CASE("shard: Hugging Face's shards and index, byte for byte") {
+  scratch_dir dir;
+  fs::path in = write_shard_input(dir / "in.safetensors", {{"format", "pt"}});
+  fs::path out = dir / "out";
+  run_result r = run({"shard", in.string(), "--max-size", "200", out.string()});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  CHECK(r.out.empty());
+  CHECK(r.err.empty());
+  const std::string want_index = R"({
+  "metadata": {
+    "total_parameters": 141,
+    "total_size": 564
+  },
+  "weight_map": {
+    "a": "model-00002-of-00003.safetensors",
+    "b": "model-00001-of-00003.safetensors",
+    "c": "model-00002-of-00003.safetensors",
+    "d": "model-00003-of-00003.safetensors",
+    "z\ud83d\ude00": "model-00003-of-00003.safetensors",
+    "\u00e9\"\\\u007f": "model-00003-of-00003.safetensors"
+  }
+}
+)";
+  CHECK(cli_test::read_text(out / "model.safetensors.index.json") == want_index);
+  std::set<std::string> files;
+  for (auto& e : fs::directory_iterator(out)) files.insert(e.path().filename().string());
+  CHECK(files == std::set<std::string>{"model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors",
+                                       "model-00003-of-00003.safetensors", "model.safetensors.index.json"});
+  sw::reader original = open(in);
+  const std::vector<std::vector<std::string>> want = {{"b"}, {"a", "c"}, {"d", "z\xf0\x9f\x98\x80", "\xc3\xa9\"\\\x7f"}};
+  for (std::size_t k = 0; k < 3; ++k) {
+    sw::reader shard = open(out / ("model-0000" + std::to_string(k + 1) + "-of-00003.safetensors"));
+    CHECK(names_in_order(shard) == want[k]);
+    CHECK(metadata_of(shard) == std::vector<std::pair<std::string, std::string>>{{"format", "pt"}});
+    for (const std::string& n : want[k]) CHECK(bytes_of(shard, n) == bytes_of(original, n));
+    // What safetensors' own writer would write for these tensors: canonical.
+    fs::path again = dir / "again.safetensors";
+    REQUIRE(run({"repack", (out / ("model-0000" + std::to_string(k + 1) + "-of-00003.safetensors")).string(),
+                 again.string()}).status == 0);
+    CHECK(read_bytes(again) == read_bytes(out / ("model-0000" + std::to_string(k + 1) + "-of-00003.safetensors")));
+  }
+}
+
+TEST_CASE("shard then merge gives the input back byte for byte") {
+  scratch_dir dir;
+  for (const char* size : {"200", "1KB", "40", "5GB"}) {
+    INFO("--max-size ", size);
+    fs::path in = write_shard_input(dir / "in.safetensors", {{"format", "pt"}});
+    fs::path out = dir / ("out-" + std::string(size));
+    REQUIRE(run({"shard", in.string(), "--max-size", size, out.string()}).status == 0);
+    fs::path merged = dir / "merged.safetensors";
+    if (fs::exists(out / "model.safetensors.index.json")) {
+      run_result m = run({"merge", (out / "model.safetensors.index.json").string(), merged.string()});
+      REQUIRE_MESSAGE(m.status == 0, m.err);
+      CHECK(m.err.empty());
+      CHECK(read_bytes(merged) == read_bytes(in));
+    } else {  // everything fits one shard: a plain model.safetensors, the input itself
+      CHECK(read_bytes(out / "model.safetensors") == read_bytes(in));
+    }
+  }
+  // The transformer-sized conformance file: 148 tensors, its metadata kept, "format" added.
+  fs::path out = dir / "gpt2";
+  REQUIRE(run({"shard", valid("gpt2_like_bf16.safetensors").string(), "--max-size", "0.3MB", out.string()}).status == 0);
+  fs::path merged = dir / "gpt2.safetensors";
+  REQUIRE(run({"merge", (out / "model.safetensors.index.json").string(), merged.string()}).status == 0);
+  run_result d = run({"diff", "--json", valid("gpt2_like_bf16.safetensors").string(), merged.string()});
+  simdjson::dom::parser p;
+  simdjson::dom::element doc = parse(p, d.out);
+  CHECK(std::uint64_t(doc["identical_tensors"]) == 148);
+  CHECK(simdjson::dom::array(doc["different_tensors"]).size() == 0);
+  // Each shard within the size, unless it is one tensor larger than it.
+  std::size_t shards = 0;
+  for (auto& e : fs::directory_iterator(out)) {
+    if (e.path().extension() != ".safetensors") continue;
+    ++shards;
+    sw::reader s = open(e.path());
+    CHECK((s.index().data_size() <= 300000 || s.tensors().size() == 1));
+  }
+  CHECK(shards >= 5);  // 1,280,256 bytes
+}
+
+TEST_CASE("shard: a tensor larger than SIZE gets a shard of its own; one shard is a plain model.safetensors") {
+  scratch_dir dir;
+  fs::path in = write(dir / "in.safetensors", {sized("a", 40), sized("big", 400), sized("c", 40)});
+  fs::path out = dir / "out";
+  REQUIRE(run({"shard", in.string(), "--max-size", "100", out.string()}).status == 0);
+  CHECK(names_in_order(open(out / "model-00001-of-00002.safetensors")) == std::vector<std::string>{"big"});
+  CHECK(names_in_order(open(out / "model-00002-of-00002.safetensors")) == std::vector<std::string>{"a", "c"});
+  // Sharding the same directory again into one file removes the old shards and index.
+  REQUIRE(run({"shard", in.string(), "--max-size", "1MB", out.string()}).status == 0);
+  std::set<std::string> files;
+  for (auto& e : fs::directory_iterator(out)) files.insert(e.path().filename().string());
+  CHECK(files == std::set<std::string>{"model.safetensors"});
+  sw::reader single = open(out / "model.safetensors");
+  CHECK(metadata_of(single) == std::vector<std::pair<std::string, std::string>>{{"format", "pt"}});
+  CHECK(names_in_order(single) == names_in_order(open(in)));
+}
+
+TEST_CASE("shard --max-size reads sizes as Hugging Face does") {
+  scratch_dir dir;
+  std::vector<spec> four;
+  for (int i = 0; i < 4; ++i) four.push_back(sized("t" + std::to_string(i), 1000));
+  fs::path in = write(dir / "in.safetensors", four);
+  // SIZE -> tensors per shard (1000 bytes each)
+  for (auto [size, per_shard] : {std::pair{"2KB", 2}, std::pair{"2kb", 2}, std::pair{"1.5KB", 1}, std::pair{"3000", 3},
+                                 std::pair{"2KiB", 2}, std::pair{"0.004MB", 4}, std::pair{" 3 KB ", 3}}) {
+    INFO(size);
+    fs::path out = dir / "out";
+    fs::remove_all(out);
+    REQUIRE(run({"shard", in.string(), "--max-size", size, out.string()}).status == 0);
+    std::size_t shards = 0;
+    for (auto& e : fs::directory_iterator(out)) shards += e.path().extension() == ".safetensors";
+    CHECK(shards == (4 + per_shard - 1) / per_shard);
+  }
+  for (const char* bad : {"5XB", "", "-1GB", "0", "GB", "1e400GB", "nanGB"})
+    check_usage_error({"shard", in.string(), "--max-size", bad, (dir / "never").string()}, "--max-size");
+  check_usage_error({"shard", in.string(), (dir / "never").string()}, "missing --max-size");
+  CHECK_FALSE(fs::exists(dir / "never"));
+}
+
+TEST_CASE("merge refuses an index and shards that disagree, and writes nothing") {
+  scratch_dir dir;
+  fs::path in = write_shard_input(dir / "in.safetensors", {{"format", "pt"}});
+  fs::path out = dir / "out";
+  REQUIRE(run({"shard", in.string(), "--max-size", "200", out.string()}).status == 0);
+  const std::string index = cli_test::read_text(out / "model.safetensors.index.json");
+  auto with_index = [&](const std::string& text) {
+    test_support::write_text(out / "bad.index.json", text);
+    return (out / "bad.index.json").string();
+  };
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string t = index;
+    auto at = t.find(from);
+    REQUIRE(at != std::string::npos);
+    return t.replace(at, from.size(), to);
+  };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {replaced("\"a\": \"model-00002", "\"a\": \"model-00003"), "puts it in model-00003"},
+      {replaced("    \"c\": \"model-00002-of-00003.safetensors\",\n", ""), "not in the index"},
+      {replaced("\"d\": \"model-00003", "\"d\": \"../model-00003"), "not a plain file name"},
+      {replaced("\"b\": \"model-00001-of-00003.safetensors\"", "\"b\": \"model-00001-of-00003.safetensors\", \"b\": \"x\""),
+       "appears twice"},
+      {replaced("\"b\": \"model-00001-of-00003.safetensors\"", "\"b\": \"missing.safetensors\""), "missing.safetensors"},
+      {"[1, 2]", "not a JSON object"},
+      {"{\"weight_map\": ", "not JSON"},
+  };
+  fs::path merged = dir / "merged.safetensors";
+  for (const auto& [text, says] : cases) {
+    run_result r = run({"merge", with_index(text), merged.string()});
+    INFO(says, ": ", r.err);
+    CHECK(r.status == 1);
+    CHECK(r.err.find(says) != std::string::npos);
+    CHECK_FALSE(fs::exists(merged));
+  }
+  // A tensor in two shards: shard 2 rewritten with a copy of shard 1's `b`.
+  write(out / "model-00002-of-00003.safetensors",
+        {sized("a", 100), sized("c", 52), sized("b", 4)}, {{"format", "pt"}});
+  run_result twice = run({"merge", (out / "model.safetensors.index.json").string(), merged.string()});
+  CHECK(twice.status == 1);
+  CHECK(twice.err.find("tensor `b` is in two shards") != std::string::npos);
+  CHECK_FALSE(fs::exists(merged));
+}
+
+TEST_CASE("merge: metadata from the shards; a wrong total_size is only a warning") {
+  scratch_dir dir;
+  fs::path in = write_shard_input(dir / "in.safetensors", {{"author", "me"}});
+  fs::path out = dir / "out";
+  REQUIRE(run({"shard", in.string(), "--max-size", "200", out.string()}).status == 0);
+  // IN's metadata is in every shard, "format": "pt" after it.
+  CHECK(metadata_of(open(out / "model-00001-of-00003.safetensors")) ==
+        std::vector<std::pair<std::string, std::string>>{{"author", "me"}, {"format", "pt"}});
+  std::string index = cli_test::read_text(out / "model.safetensors.index.json");
+  index.replace(index.find("564"), 3, "999");
+  test_support::write_text(out / "model.safetensors.index.json", index);
+  fs::path merged = dir / "merged.safetensors";
+  run_result r = run({"merge", (out / "model.safetensors.index.json").string(), merged.string()});
+  REQUIRE(r.status == 0);
+  CHECK(r.err.find("warning") != std::string::npos);
+  CHECK(r.err.find("999") != std::string::npos);
+  sw::reader m = open(merged);
+  CHECK(metadata_of(m) == std::vector<std::pair<std::string, std::string>>{{"author", "me"}, {"format", "pt"}});
+  CHECK(run({"diff", in.string(), merged.string()}).status == 1);  // only the added "format" differs
+  run_result d = run({"diff", "--json", in.string(), merged.string()});
+  simdjson::dom::parser p;
+  simdjson::dom::element doc = parse(p, d.out);
+  CHECK(std::uint64_t(doc["identical_tensors"]) == 6);
+  CHECK(std::string_view(doc["metadata"]["only_in_b"]["format"]) == "pt");
+}
+
+// ---------------------------------------------------------------- cast, rename, extract, metadata
+
+TEST_CASE("cast: float tensors become the dtype asked for, rounded to nearest even; the rest is kept") {
+  scratch_dir dir;
+  const std::vector<float> f = {1.0f, 1.00390625f, 1.01171875f, -3.14159f, 65504.0f, 70000.0f, 1e-8f};
+  const std::vector<double> d = {0.1, -2.5, 1e300};
+  fs::path in = write(dir / "in.safetensors",
+                      {tensor("f", {7}, f), tensor("d", {3}, d), tensor<std::int64_t>("i", {2}, {5, -6}),
+                       tensor<std::uint16_t>("h", {2}, {0x3c00, 0xc000}, sw::dtype::F16)},
+                      {{"format", "pt"}});
+  for (auto [flag, type] : {std::pair{"bf16", sw::dtype::BF16}, std::pair{"f16", sw::dtype::F16},
+                            std::pair{"F32", sw::dtype::F32}}) {
+    INFO(flag);
+    fs::path out = dir / "out.safetensors";
+    run_result r = run({"cast", "--dtype", flag, in.string(), out.string()});
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    sw::reader c = open(out);
+    CHECK(metadata_of(c) == std::vector<std::pair<std::string, std::string>>{{"format", "pt"}});
+    CHECK(c.find("i")->type == sw::dtype::I64);
+    CHECK(bytes_of(c, "i") == bytes_of(open(in), "i"));
+    for (auto [name, values] : {std::pair{"f", std::vector<double>(f.begin(), f.end())}, std::pair{"d", d}}) {
+      CHECK(c.find(name)->type == type);
+      auto got = bytes_of(c, name);
+      for (std::size_t k = 0; k < values.size(); ++k) {
+        float x = static_cast<float>(values[k]);
+        if (type == sw::dtype::F32) {
+          float y;
+          std::memcpy(&y, got.data() + 4 * k, 4);
+          CHECK(y == x);
+        } else {
+          std::uint16_t y;
+          std::memcpy(&y, got.data() + 2 * k, 2);
+          CHECK(y == (type == sw::dtype::BF16 ? sw::float_to_bf16(x) : sw::float_to_f16(x)));
+        }
+      }
+    }
+  }
+  // In place, and a packed tensor is refused.
+  fs::path copy = dir / "copy.safetensors";
+  fs::copy_file(in, copy);
+  REQUIRE(run({"cast", "--dtype", "bf16", copy.string(), copy.string()}).status == 0);
+  CHECK(open(copy).find("f")->type == sw::dtype::BF16);
+  run_result packed = run({"cast", "--dtype", "f32", valid("dtype_F4.safetensors").string(), (dir / "p.safetensors").string()});
+  CHECK(packed.status == 1);
+  CHECK(packed.err.find("packed") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "p.safetensors"));
+  check_usage_error({"cast", in.string(), (dir / "x.safetensors").string()}, "missing --dtype");
+  check_usage_error({"cast", "--dtype", "int8", in.string(), (dir / "x.safetensors").string()}, "`int8`");
+}
+
+TEST_CASE("rename: prefixes stripped and added; a collision is an error") {
+  scratch_dir dir;
+  fs::path in = write(dir / "in.safetensors",
+                      {sized("model.embed.weight", 8), sized("model.norm.weight", 4), sized("lm_head.weight", 4)},
+                      {{"format", "pt"}});
+  fs::path out = dir / "out.safetensors";
+  REQUIRE(run({"rename", in.string(), out.string(), "--strip-prefix", "model.", "--add-prefix", "transformer."}).status == 0);
+  sw::reader r = open(out);
+  CHECK(names_in_order(r) == std::vector<std::string>{"transformer.embed.weight", "transformer.lm_head.weight",
+                                                      "transformer.norm.weight"});
+  CHECK(bytes_of(r, "transformer.embed.weight") == bytes_of(open(in), "model.embed.weight"));
+  CHECK(metadata_of(r) == metadata_of(open(in)));
+
+  fs::path clash_in = write(dir / "clash.safetensors", {sized("model.w", 4), sized("w", 4)});
+  fs::path clash_out = dir / "clash-out.safetensors";
+  run_result clash = run({"rename", "--strip-prefix=model.", clash_in.string(), clash_out.string()});
+  CHECK(clash.status == 1);
+  CHECK(clash.err.find("`model.w` and `w` would both be named `w`") != std::string::npos);
+  CHECK_FALSE(fs::exists(clash_out));
+  check_usage_error({"rename", in.string(), out.string()}, "--strip-prefix");
+  check_usage_error({"rename", in.string(), out.string(), "--add-prefix"}, "`--add-prefix` needs a value");
+}
+
+TEST_CASE("extract: only the named tensors, bytes and metadata kept") {
+  scratch_dir dir;
+  fs::path out = dir / "sub.safetensors";
+  run_result r = run({"extract", valid("gpt2_like_bf16.safetensors").string(), out.string(), "wte.weight", "h.3.ln_1.bias", "wte.weight"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  sw::reader sub = open(out), full = open(valid("gpt2_like_bf16.safetensors"));
+  CHECK(names_in_order(sub) == std::vector<std::string>{"h.3.ln_1.bias", "wte.weight"});
+  CHECK(bytes_of(sub, "wte.weight") == bytes_of(full, "wte.weight"));
+  CHECK(metadata_of(sub) == metadata_of(full));
+  run_result missing = run({"extract", valid("gpt2_like_bf16.safetensors").string(), (dir / "m.safetensors").string(), "wte.weight", "nope"});
+  CHECK(missing.status == 1);
+  CHECK(missing.err.find("`nope`") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "m.safetensors"));
+  check_usage_error({"extract", valid("scalar.safetensors").string(), out.string()}, "at least one NAME");
+}
+
+TEST_CASE("metadata: shown as a table or JSON, edited in place atomically") {
+  scratch_dir dir;
+  fs::path f = dir / "m.safetensors";
+  fs::copy_file(valid("metadata.safetensors"), f);
+  run_result shown = run({"metadata", f.string()});
+  REQUIRE(shown.status == 0);
+  CHECK(lines_of(shown.out)[1] == "format = pt");
+  run_result json = run({"metadata", "--json", f.string()});
+  simdjson::dom::parser p;
+  CHECK(std::string_view(parse(p, json.out)["trained_at"]) == "2026-01-15T10:00:00Z");
+  CHECK(run({"metadata", "--json", valid("scalar.safetensors").string()}).out == "null\n");
+
+  const auto before = metadata_of(open(f));
+  run_result edit = run({"metadata", f.string(), "--set", "format=np", "--set", "note=a=b", "--delete", "trained_at",
+                         "--set", "new=1"});
+  REQUIRE_MESSAGE(edit.status == 0, edit.err);
+  auto after = metadata_of(open(f));
+  std::vector<std::pair<std::string, std::string>> want;
+  for (auto [k, v] : before) {
+    if (k == "trained_at") continue;
+    if (k == "format") v = "np";
+    want.emplace_back(k, v);
+  }
+  want.emplace_back("note", "a=b");
+  want.emplace_back("new", "1");
+  CHECK(after == want);
+  CHECK(bytes_of(open(f), "w") == bytes_of(open(valid("metadata.safetensors")), "w"));
+
+  const auto bytes = read_bytes(f);
+  run_result missing = run({"metadata", f.string(), "--set", "x=1", "--delete", "absent"});
+  CHECK(missing.status == 1);
+  CHECK(missing.err.find("`absent`") != std::string::npos);
+  CHECK(read_bytes(f) == bytes);  // nothing written
+  CHECK(dir.entries() == 1);
+  check_usage_error({"metadata", f.string(), "--set", "novalue"}, "K=V");
+  check_usage_error({"metadata", "--json", f.string(), "--delete", "x"}, "--json");
+}
+
+// ---------------------------------------------------------------- progress, help
+
+TEST_CASE("progress: a bar on a terminal, erased at the end; nothing when stderr is a file") {
+  scratch_dir dir;
+  fs::path in = write(dir / "big.safetensors", {sized("w", 8 << 20)}), out = dir / "out.safetensors";
+  run_result tty = cli_test::run_on_terminal({"cast", "--dtype", "bf16", in.string(), out.string()},
+                                             {"SAFEWEIGHTS_PROGRESS_DELAY_MS=0"});
+  REQUIRE(tty.status == 0);
+  CHECK(tty.out.find("writing ") != std::string::npos);
+  CHECK(tty.out.find("] ") != std::string::npos);
+  CHECK(tty.out.find('%') != std::string::npos);
+  CHECK(tty.out.ends_with("\r\x1b[K"));  // the bar is erased
+  run_result file = run({"cast", "--dtype", "bf16", in.string(), out.string()}, {"SAFEWEIGHTS_PROGRESS_DELAY_MS=0"});
+  REQUIRE(file.status == 0);
+  CHECK(file.err.empty());
+}
+
+TEST_CASE("every new command has --help on stdout and exits 0") {
+  for (std::string cmd : {"diff", "convert", "shard", "merge", "cast", "rename", "extract", "metadata", "stats"}) {
+    run_result r = run({cmd, "--help"});
+    INFO(cmd);
+    CHECK(r.status == 0);
+    CHECK(r.out.starts_with("usage: safeweights " + cmd));
+    CHECK(r.err.empty());
+    run_result top = run({"--help"});
+    CHECK(top.out.find("  " + cmd + " ") != std::string::npos);
+  }
+}
