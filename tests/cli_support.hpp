@@ -14,22 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "support.hpp"
-
-extern char** environ;
+#include "process_support.hpp"
 
 namespace cli_test {
 
-struct run_result {
-  int status = -1;  // the exit code, or 128 + the signal that killed it
-  std::string out;
-  std::string err;
-};
-
-inline std::string read_text(const std::filesystem::path& p) {
-  auto bytes = test_support::read_bytes(p);
-  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
+using test_support::exit_status;
+using test_support::read_text;
+using test_support::run_result;
 
 inline std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
@@ -38,48 +29,15 @@ inline std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-inline int exit_status(int wstatus) { return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus); }
-
-// argv for the tool, and the environment with `extra_env` ("NAME=value") added.
-struct command_line {
-  std::vector<std::string> argv_text, env_text;
-  std::vector<char*> argv, env;
-  command_line(const std::vector<std::string>& args, const std::vector<std::string>& extra_env) {
-    argv_text = {SAFEWEIGHTS_CLI};
-    argv_text.insert(argv_text.end(), args.begin(), args.end());
-    for (char** e = environ; *e; ++e) env_text.emplace_back(*e);
-    env_text.insert(env_text.end(), extra_env.begin(), extra_env.end());
-    for (auto& a : argv_text) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : env_text) env.push_back(e.data());
-    env.push_back(nullptr);
-  }
-};
-
-// Runs the tool with `args`; stdout and stderr go to files (no pipe can fill
-// up and block the child), stdin is /dev/null.
+// Runs the tool with `args` (see test_support::run_program).
 inline run_result run(const std::vector<std::string>& args, const std::vector<std::string>& extra_env = {}) {
-  static test_support::scratch_dir io;
-  const std::string out_path = (io / "stdout").string(), err_path = (io / "stderr").string();
-  command_line cmd(args, extra_env);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, cmd.argv[0], &actions, nullptr, cmd.argv.data(), cmd.env.data());
-  posix_spawn_file_actions_destroy(&actions);
-  REQUIRE_MESSAGE(rc == 0, "cannot start ", SAFEWEIGHTS_CLI);
-  int wstatus = 0;
-  while (waitpid(pid, &wstatus, 0) < 0) REQUIRE(errno == EINTR);
-  return run_result{exit_status(wstatus), read_text(out_path), read_text(err_path)};
+  return test_support::run_program(SAFEWEIGHTS_CLI, args, extra_env);
 }
 
 // Runs the tool with stdout and stderr on a pseudo-terminal; `out` gets
 // everything the terminal showed (both streams, in order).
 inline run_result run_on_terminal(const std::vector<std::string>& args, const std::vector<std::string>& extra_env) {
-  command_line cmd(args, extra_env);
+  test_support::command_line cmd(SAFEWEIGHTS_CLI, args, extra_env);
   int master = -1;
   pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
   REQUIRE(pid >= 0);

@@ -1,4 +1,7 @@
-// Running a program built by this project and capturing what it says.
+// Running a program from a test (the project's own binaries, mpirun,
+// openssl): its exit status and what it printed. stdout and stderr go to
+// files (no pipe can fill up and block the child), stdin is /dev/null; a
+// program without a slash in its name is looked up on PATH.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -7,6 +10,7 @@
 #include <sys/wait.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -22,43 +26,49 @@ struct run_result {
   std::string err;
 };
 
-// Runs `program` with `args` and extra environment entries ("NAME=value");
-// stdout and stderr go to files (no pipe can fill up), stdin is /dev/null.
+inline std::string read_text(const std::filesystem::path& p) {
+  auto bytes = read_bytes(p);
+  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+inline int exit_status(int wstatus) { return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus); }
+
+// argv, and the environment with `extra_env` ("NAME=value") in front of the
+// inherited one, so that an extra entry wins over an inherited one (getenv
+// returns the first match).
+struct command_line {
+  std::vector<std::string> argv_text, env_text;
+  std::vector<char*> argv, env;
+  command_line(const std::string& program, const std::vector<std::string>& args,
+               const std::vector<std::string>& extra_env) {
+    argv_text = {program};
+    argv_text.insert(argv_text.end(), args.begin(), args.end());
+    env_text = extra_env;
+    for (char** e = environ; *e; ++e) env_text.emplace_back(*e);
+    for (auto& a : argv_text) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env_text) env.push_back(e.data());
+    env.push_back(nullptr);
+  }
+};
+
 inline run_result run_program(const std::string& program, const std::vector<std::string>& args,
-                              const std::vector<std::string>& env = {}) {
+                              const std::vector<std::string>& extra_env = {}) {
   static scratch_dir io;
   const std::string out_path = (io / "stdout").string(), err_path = (io / "stderr").string();
-  std::vector<std::string> argv_text = {program};
-  argv_text.insert(argv_text.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_text) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_text = env;
-  for (char** e = environ; *e; ++e) env_text.emplace_back(*e);
-  std::vector<char*> envp;
-  for (auto& e : env_text) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
+  command_line cmd(program, args, extra_env);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+  int rc = posix_spawnp(&pid, cmd.argv[0], &actions, nullptr, cmd.argv.data(), cmd.env.data());
   posix_spawn_file_actions_destroy(&actions);
   REQUIRE_MESSAGE(rc == 0, "cannot start ", program);
   int wstatus = 0;
   while (waitpid(pid, &wstatus, 0) < 0) REQUIRE(errno == EINTR);
-  run_result r;
-  r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-  auto text = [](const std::string& p) {
-    auto bytes = read_bytes(p);
-    return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  };
-  r.out = text(out_path);
-  r.err = text(err_path);
-  return r;
+  return run_result{exit_status(wstatus), read_text(out_path), read_text(err_path)};
 }
 
 }  // namespace test_support

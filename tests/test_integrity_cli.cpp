@@ -5,7 +5,7 @@
 
 #include "safeweights/integrity.hpp"
 #include "safeweights/safeweights.hpp"
-#include "spawn.hpp"
+#include "process_support.hpp"
 #include "support.hpp"
 
 namespace sw = safeweights;

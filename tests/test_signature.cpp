@@ -7,7 +7,7 @@
 #include "errc_printer.hpp"
 #include "safeweights/integrity.hpp"
 #include "safeweights/safeweights.hpp"
-#include "spawn.hpp"
+#include "process_support.hpp"
 #include "support.hpp"
 
 namespace sw = safeweights;
