@@ -80,6 +80,58 @@ class gpt2_block : public module {
   gpt2_mlp mlp;
 };
 
+namespace detail {
+
+// What every GPT-2 forward shares, around its blocks: token plus position
+// embeddings for the positions after `length`, `blocks(x, rows)` on them in
+// place, then the final norm and the tied LM head (wte, [vocab, d], read as
+// [out, in]) at the last position only.
+template <class Blocks>
+std::vector<float> gpt2_forward(const gpt2_config& c, const embedding& wte, const embedding& wpe, const layer_norm& ln_f,
+                                std::size_t& length, std::span<const std::int64_t> tokens, Blocks&& blocks) {
+  const std::size_t d = c.n_embd, rows = tokens.size();
+  if (rows == 0) fail("gpt2: no tokens");
+  if (length + rows > c.n_positions)
+    fail("gpt2: " + std::to_string(length + rows) + " positions, the model has " + std::to_string(c.n_positions));
+  std::vector<float> x(rows * d), position(d);
+  for (std::size_t t = 0; t < rows; ++t) {
+    wte.row(tokens[t], x.data() + t * d);
+    wpe.row(static_cast<std::int64_t>(length + t), position.data());
+    kernels::add_to(x.data() + t * d, position.data(), d);
+  }
+  blocks(x.data(), rows);
+  length += rows;
+  std::vector<float> last(d), logits(c.vocab_size);
+  ln_f.forward_rows(x.data() + (rows - 1) * d, 1, d, last.data(), d);
+  kernels::gemv(last.data(), wte.weight.matrix(), kernels::weight_layout::out_in, nullptr, logits.data());
+  return logits;
+}
+
+// The first index of the largest value (as torch.argmax).
+inline std::int64_t argmax(const std::vector<float>& v) {
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < v.size(); ++i)
+    if (v[i] > v[best]) best = i;
+  return static_cast<std::int64_t>(best);
+}
+
+// Greedy decoding with any model that has start() and forward(session, tokens).
+template <class Model>
+std::vector<std::int64_t> gpt2_generate(const Model& model, std::span<const std::int64_t> prompt, std::size_t count,
+                                        std::vector<float>* prompt_logits) {
+  auto s = model.start();
+  std::vector<float> logits = model.forward(s, prompt);
+  if (prompt_logits) *prompt_logits = logits;
+  std::vector<std::int64_t> out;
+  for (std::size_t i = 0; i < count; ++i) {
+    out.push_back(argmax(logits));
+    if (i + 1 < count) logits = model.forward(s, std::span<const std::int64_t>(&out.back(), 1));
+  }
+  return out;
+}
+
+}  // namespace detail
+
 class gpt2 : public module {
  public:
   // Parameters start as zeros of `type` (large ones cost no memory until
@@ -109,48 +161,20 @@ class gpt2 : public module {
 
   // Runs `tokens` after the session's; returns the logits at the last of them [vocab].
   std::vector<float> forward(session& s, std::span<const std::int64_t> tokens) const {
-    const std::size_t d = config_.n_embd, rows = tokens.size();
-    if (rows == 0) detail::fail("gpt2: no tokens");
-    if (s.length + rows > config_.n_positions)
-      detail::fail("gpt2: " + std::to_string(s.length + rows) + " positions, the model has " +
-                   std::to_string(config_.n_positions));
-    std::vector<float> x(rows * d), position(d);
-    for (std::size_t t = 0; t < rows; ++t) {
-      wte.row(tokens[t], x.data() + t * d);
-      wpe.row(static_cast<std::int64_t>(s.length + t), position.data());
-      kernels::add_to(x.data() + t * d, position.data(), d);
-    }
-    for (std::size_t i = 0; i < h.size(); ++i) h[i].forward_rows(x.data(), rows, s.caches[i]);
-    s.length += rows;
-    // Only the last position's logits: the LM head is wte, [vocab, d], read as [out, in].
-    std::vector<float> last(d), logits(config_.vocab_size);
-    ln_f.forward_rows(x.data() + (rows - 1) * d, 1, d, last.data(), d);
-    kernels::gemv(last.data(), wte.weight.matrix(), kernels::weight_layout::out_in, nullptr, logits.data());
-    return logits;
+    return detail::gpt2_forward(config_, wte, wpe, ln_f, s.length, tokens, [&](float* x, std::size_t rows) {
+      for (std::size_t i = 0; i < h.size(); ++i) h[i].forward_rows(x, rows, s.caches[i]);
+    });
   }
 
   // Greedy decoding: `count` tokens after `prompt`. `prompt_logits`, when
   // given, receives the logits at the prompt's last position.
   std::vector<std::int64_t> generate(std::span<const std::int64_t> prompt, std::size_t count,
                                      std::vector<float>* prompt_logits = nullptr) const {
-    session s = start();
-    std::vector<float> logits = forward(s, prompt);
-    if (prompt_logits) *prompt_logits = logits;
-    std::vector<std::int64_t> out;
-    for (std::size_t i = 0; i < count; ++i) {
-      out.push_back(argmax(logits));
-      if (i + 1 < count) logits = forward(s, std::span<const std::int64_t>(&out.back(), 1));
-    }
-    return out;
+    return detail::gpt2_generate(*this, prompt, count, prompt_logits);
   }
 
   // The first index of the largest value (as torch.argmax).
-  static std::int64_t argmax(const std::vector<float>& v) {
-    std::size_t best = 0;
-    for (std::size_t i = 1; i < v.size(); ++i)
-      if (v[i] > v[best]) best = i;
-    return static_cast<std::int64_t>(best);
-  }
+  static std::int64_t argmax(const std::vector<float>& v) { return detail::argmax(v); }
 
  private:
   gpt2_config config_;

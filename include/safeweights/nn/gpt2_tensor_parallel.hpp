@@ -181,37 +181,15 @@ class gpt2_tp : public module {
 
   // As gpt2::forward; every rank gets the same logits [vocab].
   std::vector<float> forward(gpt2::session& s, std::span<const std::int64_t> tokens) const {
-    const std::size_t d = config_.n_embd, rows = tokens.size();
-    if (rows == 0) detail::fail("gpt2: no tokens");
-    if (s.length + rows > config_.n_positions)
-      detail::fail("gpt2: " + std::to_string(s.length + rows) + " positions, the model has " +
-                   std::to_string(config_.n_positions));
-    std::vector<float> x(rows * d), position(d);
-    for (std::size_t t = 0; t < rows; ++t) {
-      wte.row(tokens[t], x.data() + t * d);
-      wpe.row(static_cast<std::int64_t>(s.length + t), position.data());
-      kernels::add_to(x.data() + t * d, position.data(), d);
-    }
-    for (std::size_t i = 0; i < h.size(); ++i) h[i].forward_rows(x.data(), rows, s.caches[i], sum_);
-    s.length += rows;
-    std::vector<float> last(d), logits(config_.vocab_size);
-    ln_f.forward_rows(x.data() + (rows - 1) * d, 1, d, last.data(), d);
-    kernels::gemv(last.data(), wte.weight.matrix(), kernels::weight_layout::out_in, nullptr, logits.data());
-    return logits;
+    return detail::gpt2_forward(config_, wte, wpe, ln_f, s.length, tokens, [&](float* x, std::size_t rows) {
+      for (std::size_t i = 0; i < h.size(); ++i) h[i].forward_rows(x, rows, s.caches[i], sum_);
+    });
   }
 
   // As gpt2::generate (greedy; the ranks' logits are equal, so are their choices).
   std::vector<std::int64_t> generate(std::span<const std::int64_t> prompt, std::size_t count,
                                      std::vector<float>* prompt_logits = nullptr) const {
-    gpt2::session s = start();
-    std::vector<float> logits = forward(s, prompt);
-    if (prompt_logits) *prompt_logits = logits;
-    std::vector<std::int64_t> out;
-    for (std::size_t i = 0; i < count; ++i) {
-      out.push_back(gpt2::argmax(logits));
-      if (i + 1 < count) logits = forward(s, std::span<const std::int64_t>(&out.back(), 1));
-    }
-    return out;
+    return detail::gpt2_generate(*this, prompt, count, prompt_logits);
   }
 
  private:
