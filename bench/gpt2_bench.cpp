@@ -25,6 +25,7 @@
 
 #include "fixtures.hpp"
 #include "gpt2_random.hpp"
+#include "read_floor.hpp"
 #include "reporting.hpp"
 #include "safeweights/nn/gpt2.hpp"
 
@@ -144,19 +145,7 @@ void bm_read_floor(benchmark::State& state, const model_file* f) {
   sw::reader r = sw::open(f->path);
   const auto* base = reinterpret_cast<const float*>(r.tensor(r.tensors()[0]).value().bytes().data());
   const std::size_t n = static_cast<std::size_t>(r.index().data_size() / 4);
-  auto sum = [&] {
-    const std::size_t parts = kn::thread_count();
-    std::vector<double> partial(parts);
-    kn::parallel_parts(parts, [&](std::size_t p) {
-      float a[8] = {};
-      for (std::size_t i = n * p / parts; i + 8 <= n * (p + 1) / parts; i += 8)
-        for (int j = 0; j < 8; ++j) a[j] += base[i + static_cast<std::size_t>(j)];
-      double s = 0;
-      for (float x : a) s += x;
-      partial[p] = s;
-    });
-    return partial[0];
-  };
+  auto sum = [&] { return swbench::sum_on_kernel_threads(base, n); };
   benchmark::DoNotOptimize(sum());
   for (auto _ : state) benchmark::DoNotOptimize(sum());
   state.counters["GB/s"] = benchmark::Counter(double(n * 4) * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);

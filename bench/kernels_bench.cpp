@@ -16,6 +16,7 @@
 #include <random>
 #include <vector>
 
+#include "read_floor.hpp"
 #include "reporting.hpp"
 #include "safeweights/kernels/convert.hpp"
 #include "safeweights/kernels/gemm.hpp"
@@ -140,20 +141,7 @@ void bm_gemv_openblas(benchmark::State& state, std::size_t in, std::size_t out, 
 // split over the same threads.
 void bm_read_floor(benchmark::State& state, std::size_t bytes) {
   std::vector<float> v = random_floats(bytes / 4, 5);
-  auto sum = [&] {
-    const std::size_t parts = kn::thread_count();
-    std::vector<double> partial(parts);
-    kn::parallel_parts(parts, [&](std::size_t p) {
-      const std::size_t n0 = v.size() * p / parts, n1 = v.size() * (p + 1) / parts;
-      float a[8] = {};
-      for (std::size_t i = n0; i + 8 <= n1; i += 8)
-        for (int j = 0; j < 8; ++j) a[j] += v[i + static_cast<std::size_t>(j)];
-      double s = 0;
-      for (float x : a) s += x;
-      partial[p] = s;
-    });
-    return partial[0];
-  };
+  auto sum = [&] { return swbench::sum_on_kernel_threads(v.data(), v.size()); };
   benchmark::DoNotOptimize(sum());
   for (auto _ : state) benchmark::DoNotOptimize(sum());
   set_bandwidth(state, double(bytes));
