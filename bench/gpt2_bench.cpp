@@ -243,7 +243,7 @@ double torch_prompt_ms(std::string& note) {
 
 // ------------------------------------------------------------------ summary
 
-void summarize(const swbench::median_reporter& rep, const memory_figures& bf16_memory, const memory_figures& f32_memory,
+void summarize(const swbench::recording_reporter& rep, const memory_figures& bf16_memory, const memory_figures& f32_memory,
                double torch_ms, const std::string& torch_note) {
   auto seconds = [&](const std::string& n) {
     const auto* f = rep.find(n);
@@ -330,7 +330,7 @@ int main(int argc, char** argv) {
   timed(benchmark::RegisterBenchmark("copy_floor/bf16", bm_copy_floor, &bf16_file)->Iterations(2));
 
   memory_figures bf16_memory = measure_memory(&bf16_file), f32_memory = measure_memory(&f32_file);
-  swbench::median_reporter rep;
+  swbench::recording_reporter rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
   std::string note;
   double torch_ms = torch_prompt_ms(note);

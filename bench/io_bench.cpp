@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "fixtures.hpp"
+#include "reporting.hpp"
 
 namespace {
 
@@ -231,62 +232,6 @@ void bm_from_buffer(benchmark::State& state, const fixture* f) {
 
 // ------------------------------------------------------------- recording
 
-// The console reporter, plus a record of each benchmark's median real time
-// per iteration (or its single run's, with --benchmark_repetitions=1).
-class recording_reporter : public benchmark::ConsoleReporter {
- public:
-  struct figure {
-    double seconds = 0;  // real time per iteration
-    double cpu_seconds = 0;
-    double min_seconds = 0, max_seconds = 0;  // over the repetitions
-    std::map<std::string, double> counters;
-    bool median = false;
-  };
-
-  using ConsoleReporter::ConsoleReporter;
-
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& run : runs) {
-      if (run.error_occurred) {
-        errors_ = true;
-        continue;
-      }
-      auto per_iteration = [&run] {
-        return run.iterations ? run.real_accumulated_time / static_cast<double>(run.iterations)
-                              : run.real_accumulated_time;
-      };
-      if (run.run_type == Run::RT_Aggregate && (run.aggregate_name == "min" || run.aggregate_name == "max")) {
-        figure& f = figures_[run.run_name.function_name];
-        (run.aggregate_name == "min" ? f.min_seconds : f.max_seconds) = per_iteration();
-        continue;
-      }
-      bool is_median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
-      bool is_single = run.run_type == Run::RT_Iteration;
-      if (!is_median && !is_single) continue;
-      figure& f = figures_[run.run_name.function_name];
-      if (f.median && !is_median) continue;
-      f.seconds = per_iteration();
-      f.cpu_seconds = run.iterations ? run.cpu_accumulated_time / static_cast<double>(run.iterations)
-                                     : run.cpu_accumulated_time;
-      f.median = is_median;
-      f.counters.clear();
-      for (const auto& [name, c] : run.counters) f.counters[name] = c.value;
-    }
-  }
-
-  const std::map<std::string, figure>& figures() const noexcept { return figures_; }
-  const figure* find(const std::string& name) const {
-    auto it = figures_.find(name);
-    return it == figures_.end() ? nullptr : &it->second;
-  }
-  bool errors() const noexcept { return errors_; }
-
- private:
-  std::map<std::string, figure> figures_;
-  bool errors_ = false;
-};
-
 // ---------------------------------------------------------------- summary
 
 std::string time_text(double s) {
@@ -308,18 +253,7 @@ void rule(int width) {
   std::printf("%s\n", std::string(static_cast<std::size_t>(width), '-').c_str());
 }
 
-std::string load_average() {
-  char buf[128] = {};
-  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
-    if (!std::fgets(buf, sizeof buf, f)) buf[0] = '\0';
-    std::fclose(f);
-  }
-  std::string s(buf);
-  auto cut = s.find(' ', s.find(' ', s.find(' ') + 1) + 1);  // the 1, 5 and 15 minute averages
-  return cut == std::string::npos ? s : s.substr(0, cut);
-}
-
-void print_summary(const recording_reporter& rep, const std::string& load_before) {
+void print_summary(const swbench::recording_reporter& rep, const std::string& load_before) {
   struct latency_goal {
     const fixture* f;
     double limit;  // seconds
@@ -451,7 +385,7 @@ void print_summary(const recording_reporter& rep, const std::string& load_before
     if (f.cpu_seconds > 0) worst = std::max(worst, f.seconds / f.cpu_seconds);
   long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
   std::printf("\nMachine: %ld CPUs; load average (1/5/15 min) %s before, %s after; worst real/CPU time ratio %.2f.\n",
-              cpus, load_before.c_str(), load_average().c_str(), worst);
+              cpus, load_before.c_str(), swbench::load_average().c_str(), worst);
   if (worst > 1.3)
     std::printf("WARNING: other processes competed for the CPUs during this run (real time up to %.1fx CPU time);\n"
                 "         the figures are inflated. Rerun on an idle machine before judging the goals.\n",
@@ -557,8 +491,8 @@ int main(int argc, char** argv) {
 
   auto options = ::isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_ColorTabular
                                          : benchmark::ConsoleReporter::OO_Tabular;
-  recording_reporter reporter(options);
-  std::string load_before = load_average();
+  swbench::recording_reporter reporter(options);
+  std::string load_before = swbench::load_average();
   benchmark::RunSpecifiedBenchmarks(&reporter);
   print_summary(reporter, load_before);
   benchmark::Shutdown();

@@ -184,7 +184,7 @@ void bm_memcpy(benchmark::State& state, std::size_t bytes) {
 const product_shape batch64{64, 768, 3072}, batch512{512, 768, 3072};
 constexpr std::size_t big_in = 8192, big_out = 8192;
 
-void summarize(const swbench::median_reporter& rep) {
+void summarize(const swbench::recording_reporter& rep) {
   swbench::summary_table t;
   auto counter = [&](const std::string& name, const char* c) {
     const auto* f = rep.find(name);
@@ -267,7 +267,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
   std::printf("load average (1/5/15 min) before: %s\n", swbench::load_average().c_str());
-  swbench::median_reporter rep;
+  swbench::recording_reporter rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
   summarize(rep);
   benchmark::Shutdown();

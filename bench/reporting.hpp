@@ -13,14 +13,19 @@
 
 namespace swbench {
 
-class median_reporter : public benchmark::ConsoleReporter {
+// The console reporter, plus a record of each benchmark's median real time
+// per iteration (or its single run's, with --benchmark_repetitions=1).
+class recording_reporter : public benchmark::ConsoleReporter {
  public:
   struct figure {
-    double seconds = 0;      // real time per iteration, median over repetitions
-    double cpu_seconds = 0;  // the same, CPU time of this thread
+    double seconds = 0;  // real time per iteration
+    double cpu_seconds = 0;
+    double min_seconds = 0, max_seconds = 0;  // over the repetitions
     std::map<std::string, double> counters;
     bool median = false;
   };
+
+  using ConsoleReporter::ConsoleReporter;
 
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
@@ -29,19 +34,30 @@ class median_reporter : public benchmark::ConsoleReporter {
         errors_ = true;
         continue;
       }
+      auto per_iteration = [&run] {
+        return run.iterations ? run.real_accumulated_time / static_cast<double>(run.iterations)
+                              : run.real_accumulated_time;
+      };
+      if (run.run_type == Run::RT_Aggregate && (run.aggregate_name == "min" || run.aggregate_name == "max")) {
+        figure& f = figures_[run.run_name.function_name];
+        (run.aggregate_name == "min" ? f.min_seconds : f.max_seconds) = per_iteration();
+        continue;
+      }
       bool is_median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
       bool is_single = run.run_type == Run::RT_Iteration;
       if (!is_median && !is_single) continue;
       figure& f = figures_[run.run_name.function_name];
       if (f.median && !is_median) continue;
-      double n = run.iterations ? static_cast<double>(run.iterations) : 1.0;
-      f.seconds = run.real_accumulated_time / n;
-      f.cpu_seconds = run.cpu_accumulated_time / n;
+      f.seconds = per_iteration();
+      f.cpu_seconds = run.iterations ? run.cpu_accumulated_time / static_cast<double>(run.iterations)
+                                     : run.cpu_accumulated_time;
       f.median = is_median;
+      f.counters.clear();
       for (const auto& [name, c] : run.counters) f.counters[name] = c.value;
     }
   }
 
+  const std::map<std::string, figure>& figures() const noexcept { return figures_; }
   const figure* find(const std::string& name) const {
     auto it = figures_.find(name);
     return it == figures_.end() ? nullptr : &it->second;
