@@ -204,6 +204,28 @@ namespace {
 
 // Both parsers on one header: the general parser must agree with every
 // verdict the fast path gives, and with the index it builds.
+// The fast path in place, as in a mapping: the header followed by exactly the
+// bytes it may overread, holding digits, quotes or text that continues the
+// JSON, never zeros. It must agree with the general parser, whatever follows.
+void check_in_place_agrees(std::string_view json, std::uint64_t data_bytes, const sw::result<sw::header_index>& general) {
+  for (std::string_view filler : {"7777777777777777", "\"\"\"\"\"\"\"\"", ",\"shape\":[1],\"data_o", "]}}  ,{\"a\":{\"dtype\""}) {
+    std::string image(json);
+    while (image.size() < json.size() + sw::detail::canonical_overread) image += filler;
+    image.resize(json.size() + sw::detail::canonical_overread);
+    auto in_place = sw::detail::parse_header_in_place(std::string_view(image).substr(0, json.size()),
+                                                      sw::detail::canonical_overread, data_bytes, sw::read_options{});
+    INFO("followed by ", filler);
+    REQUIRE(in_place.code() == general.code());
+    if (!general) continue;
+    REQUIRE(in_place->size() == general->size());
+    for (std::size_t i = 0; i < general->size(); ++i) {
+      CHECK(in_place->tensors()[i].name == general->tensors()[i].name);
+      CHECK(in_place->tensors()[i].end == general->tensors()[i].end);
+      CHECK(in_place->tensors()[i].elements == general->tensors()[i].elements);
+    }
+  }
+}
+
 void check_paths_agree(std::string_view json, std::uint64_t data_bytes, std::size_t& fast_hits) {
   sw::detail::padded_buffer a(json.size()), b(json.size());
   if (!json.empty()) {
@@ -212,10 +234,14 @@ void check_paths_agree(std::string_view json, std::uint64_t data_bytes, std::siz
   }
   sw::read_options o;
   auto fast = sw::detail::parse_header_canonical(a, data_bytes, o);
-  if (!fast) return;
+  if (!fast) {
+    check_in_place_agrees(json, data_bytes, sw::detail::parse_header_general(std::move(b), data_bytes, o));
+    return;
+  }
   ++fast_hits;
   auto general = sw::detail::parse_header_general(std::move(b), data_bytes, o);
   REQUIRE(fast->code() == general.code());
+  check_in_place_agrees(json, data_bytes, general);
   if (!general) return;
   const sw::header_index& x = **fast;
   const sw::header_index& y = *general;
@@ -391,4 +417,73 @@ TEST_CASE("eager load of a large file is whole and exact, and a file that shrank
   auto r = rd.load();
   CHECK(r.code() == sw::errc::data_truncated);
   CHECK(r.error_value().message.find(path) != std::string::npos);
+}
+
+// Headers over 64 KiB are scanned where they lie in the mapping. What follows
+// them varies: tensor data, nothing but the zeros of the last page, or
+// nothing at all when the header ends on a page boundary (then the reader
+// copies it). Mapped and pread opens must give the same index every time,
+// also when the header needs the general parser.
+TEST_CASE("a header over 64 KiB is read in the mapping: the same index as pread, whatever follows it") {
+  scratch_dir dir;
+  const long page = ::sysconf(_SC_PAGESIZE);
+  for (std::size_t data_bytes : {std::size_t{0}, std::size_t{1}, std::size_t{40}}) {
+    for (bool canonical : {true, false}) {
+      for (bool page_end : {true, false}) {
+        std::string json = canonical ? "{" : " {";
+        for (int i = 0; i < 2000; ++i) {
+          if (json.size() > 2) json += ',';
+          json += "\"layer." + std::to_string(i) + ".w\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}";
+        }
+        json += ",\"last\":{\"dtype\":\"U8\",\"shape\":[" + std::to_string(data_bytes) + "],\"data_offsets\":[0," +
+                std::to_string(data_bytes) + "]}}";
+        // Pad so the file ends on a page boundary (nothing readable after
+        // the data), or one byte short of it.
+        std::size_t end = 8 + json.size() + data_bytes;
+        std::size_t target = (end + page - 1) / page * page - (page_end ? 0 : 1);
+        if (target < end) target += page;
+        json.append(target - end, ' ');
+        REQUIRE(json.size() > (std::size_t{64} << 10));
+        INFO("data bytes ", data_bytes, canonical ? ", canonical" : ", leading space", page_end ? ", page end" : "");
+        auto path = dir / "big_header.safetensors";
+        test_support::write_bytes(path, test_support::make_file(json, data_bytes, std::byte{'7'}));
+        sw::read_options pread_mode;
+        pread_mode.mode = sw::io_mode::pread;
+        auto mapped = sw::reader::open(path.string());
+        auto read = sw::reader::open(path.string(), pread_mode);
+        REQUIRE(mapped);
+        REQUIRE(read);
+        REQUIRE(mapped->tensors().size() == 2001);
+        REQUIRE(read->tensors().size() == 2001);
+        for (std::size_t i = 0; i < 2001; ++i) {
+          const auto& a = mapped->tensors()[i];
+          const auto& b = read->tensors()[i];
+          CHECK(a.name == b.name);
+          CHECK(a.end == b.end);
+          CHECK(mapped->find(a.name) == &a);
+        }
+        auto last = mapped->tensor("last");
+        REQUIRE(last);
+        CHECK(last->bytes().size() == data_bytes);
+      }
+    }
+  }
+  // A broken large header is named the same way in both modes.
+  std::string json = "{";
+  for (int i = 0; i < 2000; ++i) {
+    if (i) json += ',';
+    json += "\"layer." + std::to_string(i) + ".w\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[" +
+            std::to_string(i) + "," + std::to_string(i + 1) + "]}";
+  }
+  json += ",\"layer.7.w\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[2000,2001]}}";
+  auto path = dir / "repeat.safetensors";
+  test_support::write_bytes(path, test_support::make_file(json, 2001));
+  sw::read_options pread_mode;
+  pread_mode.mode = sw::io_mode::pread;
+  auto mapped = sw::reader::open(path.string());
+  auto read = sw::reader::open(path.string(), pread_mode);
+  REQUIRE_FALSE(mapped);
+  CHECK(mapped.code() == sw::errc::duplicate_key);
+  CHECK(mapped.error_value().message == read.error_value().message);
+  CHECK(mapped.error_value().message.find("`layer.7.w` appears twice") != std::string::npos);
 }

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <new>
 #include <vector>
 
@@ -26,6 +27,14 @@ inline void* allocate_big(std::size_t bytes, std::size_t align) {
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   ::madvise(p, size, MADV_HUGEPAGE);
+  return p;
+}
+
+// The same, zero-filled: mapped memory is zero already, and its untouched
+// pages cost nothing, so a generously sized table is cheap.
+inline void* allocate_big_zeroed(std::size_t bytes, std::size_t align) {
+  void* p = allocate_big(bytes, align);
+  if (bytes < huge_page_bytes) std::memset(p, 0, bytes);
   return p;
 }
 

@@ -8,8 +8,10 @@
 #include <optional>
 #include <string>
 
+#include "safeweights/detail/checked.hpp"
 #include "safeweights/detail/padded_buffer.hpp"
 #include "safeweights/error.hpp"
+#include "safeweights/format/dtype.hpp"
 #include "safeweights/format/header_index.hpp"
 
 namespace safeweights {
@@ -36,22 +38,24 @@ inline std::string quote_name(std::string_view name) {
 
 class header_builder {
  public:
-  // `json` is the header being parsed; the index keeps it, so names that
-  // need no unescaping can point straight into it.
-  explicit header_builder(padded_buffer&& json) {
-    index_.header_size_ = json.size();
+  // Parses a copy of the header that the index keeps: names without escapes
+  // point into it.
+  explicit header_builder(padded_buffer&& json) : text_(json.data(), json.size()) {
     index_.json_ = std::move(json);
-    // The smallest entry takes 48 bytes of JSON: reserving for that many
-    // costs address space only, and saves every reallocation.
-    index_.tensors_.reserve(index_.json_.size() / 48 + 1);
+    size_for(text_.size());
   }
+  // Parses header bytes the caller keeps alive for as long as the index (a
+  // reader's mapping or buffer); names point into them.
+  explicit header_builder(std::string_view borrowed) : text_(borrowed) { size_for(text_.size()); }
 
+  // The header text being parsed, and the padded copy the index owns (empty when borrowed).
+  std::string_view text() const noexcept { return text_; }
   const padded_buffer& json() const noexcept { return index_.json_; }
 
   // Copies an unescaped string into the arena; the arena is sized by the
   // header, and unescaping never lengthens a JSON string, so it never moves.
   std::string_view keep(std::string_view s) {
-    if (index_.strings_.capacity() == 0) index_.strings_.reserve(index_.json_.size());
+    if (index_.strings_.capacity() == 0) index_.strings_.reserve(text_.size());
     std::size_t at = index_.strings_.size();
     index_.strings_.insert(index_.strings_.end(), s.begin(), s.end());
     return std::string_view(index_.strings_.data() + at, s.size());
@@ -59,17 +63,40 @@ class header_builder {
 
   std::size_t tensor_count() const noexcept { return index_.tensors_.size(); }
 
-  // Starts a tensor; its dims follow with add_dim. `name` must stay valid
-  // (a slice of json() or a string from keep()).
+  // Starts a tensor and indexes its name; its dims follow with add_dim.
+  // `name` must stay valid (a slice of text() or a string from keep()).
+  // Names enter the table name_lag tensors late, their slots prefetched
+  // now: random inserts into a large table would each wait on memory.
   void begin_tensor(std::string_view name) {
-    tensor_info info;
+    auto k = static_cast<std::uint32_t>(index_.tensors_.size());
+    if (k - indexed_ == name_lag) index_one();
+    // Filled in place: a copy from the stack stalls on store forwarding.
+    tensor_info& info = index_.tensors_.emplace_back();
     info.name = name;
-    dim_start_.push_back(index_.dims_.size());
-    index_.tensors_.push_back(info);
+    index_.dims_.begin_shape();
+    info.shape = std::span<const std::uint64_t>(index_.dims_.shape_start(), 0);
+    std::uint64_t h = hash_name(name);
+    index_.by_name_.prefetch(h);
+    hashes_[k % name_lag] = h;
+  }
+  // Indexes the names still waiting; after this, repeated_name() is final.
+  void index_names() {
+    while (indexed_ < index_.tensors_.size()) index_one();
   }
   tensor_info& current() { return index_.tensors_.back(); }
-  void add_dim(std::uint64_t d) { index_.dims_.push_back(d); }
-  std::size_t current_rank() const noexcept { return index_.dims_.size() - dim_start_.back(); }
+  void add_dim(std::uint64_t d) {
+    tensor_info& t = current();
+    t.shape = std::span<const std::uint64_t>(index_.dims_.push(d), t.shape.size() + 1);
+  }
+  std::size_t current_rank() const noexcept { return index_.tensors_.back().shape.size(); }
+
+  // The first name (in header order) that repeats an earlier one, if any,
+  // among the names indexed so far.
+  std::optional<std::string_view> repeated_name() const noexcept {
+    if (repeat_ == no_repeat) return std::nullopt;
+    return index_.tensors_[repeat_].name;
+  }
+  bool has_repeat() const noexcept { return repeat_ != no_repeat; }
 
   void set_has_metadata() { index_.has_metadata_ = true; }
   // Returns false on a repeated key. `key` and `value` must stay valid.
@@ -81,27 +108,26 @@ class header_builder {
     return prior == name_table::empty;
   }
 
-  // Indexes the names, once, at their final count. Returns the first name
-  // (in header order) that repeats an earlier one, if any.
-  std::optional<std::string_view> index_names() {
-    auto& t = index_.tensors_;
-    std::uint32_t repeat = index_.by_name_.bulk_insert(static_cast<std::uint32_t>(t.size()),
-                                                        [&t](std::uint32_t k) { return t[k].name; });
-    if (repeat == name_table::empty) return std::nullopt;
-    return t[repeat].name;
-  }
-
-  // Points every shape into the dims arena, which no longer grows.
-  void finish_shapes() {
-    auto& t = index_.tensors_;
-    for (std::size_t i = 0; i < t.size(); ++i) {
-      std::size_t start = dim_start_[i];
-      std::size_t stop = i + 1 < t.size() ? dim_start_[i + 1] : index_.dims_.size();
-      t[i].shape = std::span<const std::uint64_t>(index_.dims_.data() + start, stop - start);
+  // The validation walk done as tensors arrive, for a reader that sees them
+  // in offset order (every writer's order): begin_walk(), then walk() on
+  // each finished tensor. Only success is recorded; a tensor out of order
+  // or wrong stops it, and validate() then walks the sorted list and names
+  // the problem.
+  void begin_walk() noexcept { walked_ = true; }
+  void walk(tensor_info& t) noexcept {
+    if (!walked_) return;
+    std::uint64_t bits = 0;
+    auto n = element_count(t.shape);
+    if (t.begin != walked_end_ || t.end < t.begin || !n || !checked_mul(*n, bit_width(t.type), bits) ||
+        bits % 8 != 0 || bits / 8 != t.end - t.begin) {
+      walked_ = false;
+      return;
     }
-    dim_start_.clear();
-    dim_start_.shrink_to_fit();
+    t.elements = *n;
+    walked_end_ = t.end;
   }
+  bool walked() const noexcept { return walked_; }
+  std::uint64_t walked_end() const noexcept { return walked_end_; }
 
   // Puts tensors in (begin, end) order, keeping header order among equals.
   void sort_by_offsets() {
@@ -131,8 +157,36 @@ class header_builder {
   padded_buffer take_json() && { return std::move(index_.json_); }
 
  private:
+  static constexpr std::uint32_t no_repeat = 0xFFFFFFFFu;
+  static constexpr std::uint32_t name_lag = 8;
+
+  void index_one() {
+    auto& t = index_.tensors_;
+    std::uint32_t k = indexed_++;
+    if (index_.by_name_.insert_hashed(t[k].name, hashes_[k % name_lag], k,
+                                      [&t](std::uint32_t i) { return t[i].name; }) != name_table::empty &&
+        repeat_ == no_repeat)
+      repeat_ = k;
+  }
+
+  // The smallest entry takes 48 bytes of JSON, so the header's size bounds
+  // the count: reserving for that many costs address space only (large
+  // arrays are mapped and touched page by page), and nothing ever grows.
+  void size_for(std::size_t header_bytes) {
+    index_.header_size_ = header_bytes;
+    std::size_t most = header_bytes / 48 + 1;
+    index_.tensors_.reserve(most);
+    index_.by_name_.reserve(most);
+    index_.dims_ = dim_arena(header_bytes / 16);
+  }
+
   header_index index_;
-  std::vector<std::size_t> dim_start_;
+  std::string_view text_;
+  std::uint32_t repeat_ = no_repeat;
+  std::uint32_t indexed_ = 0;  // tensors whose names are in the table
+  std::uint64_t hashes_[name_lag] = {};
+  bool walked_ = false;
+  std::uint64_t walked_end_ = 0;
 };
 
 }  // namespace detail

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
-#include <vector>
+#include <utility>
 
 #include "safeweights/detail/big_allocator.hpp"
 
@@ -45,15 +45,31 @@ inline std::uint64_t hash_name(std::string_view s) noexcept {
 
 // Maps a name to a 32-bit value. `names(value)` must give back the name for
 // a stored value, so the table keeps no copy of the strings. A slot is 8
-// bytes (32 bits of hash as a tag, the value) to keep the table in cache.
+// bytes (32 bits of hash as a tag, the value plus one) to keep the table in
+// cache; an all-zero slot is empty, so a large table starts as untouched
+// zero pages and costs only the pages that inserts reach.
 class name_table {
  public:
   static constexpr std::uint32_t empty = 0xFFFFFFFFu;
 
+  name_table() = default;
+  name_table(name_table&& other) noexcept { swap(other); }
+  name_table& operator=(name_table&& other) noexcept {
+    name_table gone(std::move(*this));
+    swap(other);
+    return *this;
+  }
+  name_table(const name_table&) = delete;
+  name_table& operator=(const name_table&) = delete;
+  ~name_table() { release(); }
+
+  // Room for `count` names without growing (load factor at most 5/8).
   void reserve(std::size_t count) {
     std::size_t cap = 16;
-    while (cap * 5 < count * 8) cap *= 2;  // load factor at most 5/8
-    slots_.assign(cap, slot{0, empty});
+    while (cap * 5 < count * 8) cap *= 2;
+    release();
+    slots_ = static_cast<slot*>(allocate_big_zeroed(cap * sizeof(slot), alignof(slot)));
+    capacity_ = cap;
     mask_ = cap - 1;
     shift_ = 64 - static_cast<unsigned>(__builtin_ctzll(cap));
     size_ = 0;
@@ -65,82 +81,49 @@ class name_table {
     return insert_hashed(name, hash_name(name), value, name_of);
   }
 
-  // For bulk inserts: hash ahead, prefetch the slot, insert later, so the
-  // cache misses of a large table overlap instead of queueing.
+  // For bulk inserts: hash ahead and prefetch the slot, insert a few names
+  // later, so that the cache misses of a table larger than the cache
+  // overlap instead of queueing.
+  // (No `if` around the prefetch: GCC deletes a conditional one. A read
+  // prefetch, as baseline x86-64 has no prefetchw; a null one is harmless.)
   void prefetch(std::uint64_t h) const noexcept {
-    if (!slots_.empty()) __builtin_prefetch(&slots_[home(h)]);
+    const slot* s = capacity_ != 0 ? slots_ + home(h) : slots_;
+    __builtin_prefetch(s);
   }
 
-  // Inserts values 0..n-1 (name_of(k) for each), grouped by the top bits of
-  // their hash so that each group's slots sit together in cache: random
-  // inserts into a table larger than the cache stall on every one. Returns a
-  // value whose name repeats an earlier value's, or `empty`.
-  template <class NameOf>
-  std::uint32_t bulk_insert(std::uint32_t n, const NameOf& name_of) {
-    reserve(n);
-    big_vector<std::uint64_t> hashes(n);
-    for (std::uint32_t k = 0; k < n; ++k) hashes[k] = hash_name(name_of(k));
-    constexpr unsigned group_bits = 8;
-    unsigned table_bits = 64 - shift_;
-    unsigned bits = table_bits < group_bits ? table_bits : group_bits;
-    std::uint32_t counts[(1u << group_bits) + 1] = {};
-    for (std::uint64_t h : hashes) ++counts[(h >> (64 - bits)) + 1];
-    for (unsigned g = 0; g < (1u << bits); ++g) counts[g + 1] += counts[g];
-    struct pending {
-      std::uint64_t hash;
-      std::uint32_t value;
-    };
-    big_vector<pending> order(n);
-    for (std::uint32_t k = 0; k < n; ++k) order[counts[hashes[k] >> (64 - bits)]++] = pending{hashes[k], k};
-    for (const pending& p : order) {
-      // Names are read only when tags collide: touching each one here would
-      // be a random access into the tensor list, the very miss avoided above.
-      auto tag = static_cast<std::uint32_t>(p.hash);
-      for (std::size_t i = home(p.hash);; i = (i + 1) & mask_) {
-        slot& s = slots_[i];
-        if (s.value == empty) {
-          s = slot{tag, p.value};
-          ++size_;
-          break;
-        }
-        if (s.tag == tag && name_of(s.value) == name_of(p.value)) return p.value;
-      }
-    }
-    return empty;
-  }
-
+  // insert() with the name's hash_name() already known.
   template <class NameOf>
   std::uint32_t insert_hashed(std::string_view name, std::uint64_t h, std::uint32_t value, const NameOf& name_of) {
-    if ((size_ + 1) * 8 > slots_.size() * 5) grow(name_of);
+    if ((size_ + 1) * 8 > capacity_ * 5) grow(name_of);
     auto tag = static_cast<std::uint32_t>(h);
     for (std::size_t i = home(h);; i = (i + 1) & mask_) {
       slot& s = slots_[i];
-      if (s.value == empty) {
-        s = slot{tag, value};
+      if (s.stored == 0) {
+        s = slot{tag, value + 1};
         ++size_;
         return empty;
       }
-      if (s.tag == tag && name_of(s.value) == name) return s.value;
+      if (s.tag == tag && name_of(s.stored - 1) == name) return s.stored - 1;
     }
   }
 
   template <class NameOf>
   std::uint32_t find(std::string_view name, const NameOf& name_of) const noexcept {
-    if (slots_.empty()) return empty;
+    if (capacity_ == 0) return empty;
     std::uint64_t h = hash_name(name);
     auto tag = static_cast<std::uint32_t>(h);
     for (std::size_t i = home(h);; i = (i + 1) & mask_) {
       const slot& s = slots_[i];
-      if (s.value == empty) return empty;
-      if (s.tag == tag && name_of(s.value) == name) return s.value;
+      if (s.stored == 0) return empty;
+      if (s.tag == tag && name_of(s.stored - 1) == name) return s.stored - 1;
     }
   }
 
   // Values are indices that callers may renumber (after sorting by offset).
   template <class F>
   void remap(const F& new_value) {
-    for (slot& s : slots_)
-      if (s.value != empty) s.value = new_value(s.value);
+    for (std::size_t i = 0; i < capacity_; ++i)
+      if (slots_[i].stored != 0) slots_[i].stored = new_value(slots_[i].stored - 1) + 1;
   }
 
   std::size_t size() const noexcept { return size_; }
@@ -148,20 +131,34 @@ class name_table {
  private:
   struct slot {
     std::uint32_t tag;
-    std::uint32_t value;
+    std::uint32_t stored;  // value + 1; 0 marks an empty slot
   };
 
+  void swap(name_table& o) noexcept {
+    std::swap(slots_, o.slots_);
+    std::swap(capacity_, o.capacity_);
+    std::swap(mask_, o.mask_);
+    std::swap(shift_, o.shift_);
+    std::swap(size_, o.size_);
+  }
+  void release() noexcept {
+    free_big(slots_, capacity_ * sizeof(slot), alignof(slot));
+    slots_ = nullptr;
+    capacity_ = 0;
+  }
+
   // The slot keeps only a tag, so growing hashes each name again; callers
-  // that know their count up front (the header index) reserve and never grow.
+  // that know their count up front reserve and never grow.
   template <class NameOf>
   void grow(const NameOf& name_of) {
-    big_vector<slot> old = std::move(slots_);
-    reserve(old.empty() ? 8 : old.size());
-    for (const slot& s : old) {
-      if (s.value == empty) continue;
-      std::uint64_t h = hash_name(name_of(s.value));
+    name_table old(std::move(*this));
+    reserve(old.capacity_ == 0 ? 8 : old.capacity_);
+    for (std::size_t k = 0; k < old.capacity_; ++k) {
+      const slot& s = old.slots_[k];
+      if (s.stored == 0) continue;
+      std::uint64_t h = hash_name(name_of(s.stored - 1));
       for (std::size_t i = home(h);; i = (i + 1) & mask_) {
-        if (slots_[i].value == empty) {
+        if (slots_[i].stored == 0) {
           slots_[i] = s;
           ++size_;
           break;
@@ -170,11 +167,11 @@ class name_table {
     }
   }
 
-  big_vector<slot> slots_;
-  // A name's first slot comes from the hash's top bits, so names sorted by
-  // hash fill the table front to back (see bulk_insert).
+  // A name's first slot comes from the hash's top bits.
   std::size_t home(std::uint64_t h) const noexcept { return static_cast<std::size_t>(h >> shift_); }
 
+  slot* slots_ = nullptr;
+  std::size_t capacity_ = 0;
   std::size_t mask_ = 0;
   unsigned shift_ = 64;
   std::size_t size_ = 0;

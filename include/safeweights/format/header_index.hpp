@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "safeweights/detail/dim_arena.hpp"
 #include "safeweights/detail/name_table.hpp"
 #include "safeweights/detail/padded_buffer.hpp"
 #include "safeweights/format/tensor_info.hpp"
@@ -57,9 +58,11 @@ class header_index {
  private:
   friend class detail::header_builder;
 
-  detail::padded_buffer json_;  // the header itself: names without escapes point here
+  // The header itself, when the index owns a copy: names without escapes
+  // point here, or into the caller's mapping or buffer when it is borrowed.
+  detail::padded_buffer json_;
   std::vector<char> strings_;   // unescaped names, metadata keys and values
-  detail::big_vector<std::uint64_t> dims_;
+  detail::dim_arena dims_;
   detail::big_vector<tensor_info> tensors_;
   std::vector<metadata_entry> metadata_;
   bool has_metadata_ = false;

@@ -8,7 +8,9 @@
 
 #include <simdjson.h>
 
+#include <cstring>
 #include <string>
+#include <string_view>
 
 #include "safeweights/detail/canonical_scan.hpp"
 #include "safeweights/detail/header_builder.hpp"
@@ -334,9 +336,9 @@ namespace detail {
 
 // Shapes fixed, the validation walk run: the index is ready.
 inline result<header_index> finish(header_builder& b, std::uint64_t data_bytes, const read_options& options) {
-  if (auto repeated = b.index_names())
+  b.index_names();
+  if (auto repeated = b.repeated_name())
     return make_error(errc::duplicate_key, "tensor " + quote_name(*repeated) + " appears twice in the header");
-  b.finish_shapes();
   if (auto r = validate(b, data_bytes, options); !r) return std::move(r).error_value();
   return std::move(b).take();
 }
@@ -357,6 +359,27 @@ inline std::optional<result<header_index>> parse_header_canonical(padded_buffer&
     return std::nullopt;
   }
   return finish(b, data_bytes, options);
+}
+
+// The fast path reads past the end of the JSON by at most this much.
+inline constexpr std::size_t canonical_overread = 32;
+
+// Parses header bytes that stay where they are (a reader's mapping or a
+// caller's buffer) with `readable_after` more bytes readable behind them,
+// whatever those hold. With room for the fast path's overreads it runs on
+// them in place, and the index points into them; otherwise, or when it
+// gives up, the header is copied and padded for the general parser.
+inline result<header_index> parse_header_in_place(std::string_view json, std::size_t readable_after,
+                                                  std::uint64_t data_bytes, const read_options& options) {
+  if (readable_after >= canonical_overread) {
+    header_builder b(json);
+    if (canonical_scanner(b, options).run()) return finish(b, data_bytes, options);
+  }
+  padded_buffer copy(json.size());
+  if (!json.empty()) std::memcpy(copy.data(), json.data(), json.size());
+  if (readable_after >= canonical_overread) return parse_header_general(std::move(copy), data_bytes, options);
+  if (auto fast = parse_header_canonical(copy, data_bytes, options)) return std::move(*fast);
+  return parse_header_general(std::move(copy), data_bytes, options);
 }
 
 }  // namespace detail

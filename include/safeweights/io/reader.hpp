@@ -10,7 +10,9 @@
 // file costs what opening a 1 KiB one with the same header costs.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -95,9 +97,9 @@ class reader {
           .in(state->source);
     auto n = detail::check_prefix(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), options);
     if (!n) return std::move(n).error_value().in(state->source);
-    detail::padded_buffer json(static_cast<std::size_t>(*n));
-    if (*n) std::memcpy(json.data(), bytes.data() + 8, static_cast<std::size_t>(*n));
-    auto index = parse_header(std::move(json), bytes.size() - 8 - *n, options);
+    auto index = detail::parse_header_in_place(
+        std::string_view(reinterpret_cast<const char*>(bytes.data()) + 8, static_cast<std::size_t>(*n)),
+        static_cast<std::size_t>(bytes.size() - 8 - *n), bytes.size() - 8 - *n, options);
     if (!index) return std::move(index).error_value().in(state->source);
     state->index = std::move(*index);
     return reader(std::move(state));
@@ -238,12 +240,21 @@ class reader {
     if (state->file_size < 8)
       return make_error(errc::header_too_small, "file is " + std::to_string(state->file_size) +
                                                     " bytes, shorter than the 8-byte length prefix");
-    unsigned char prefix[8];
-    if (auto r = state->file.read_exact(prefix, 8, 0); !r) return std::move(r).error_value();
-    auto n = detail::check_prefix(prefix, state->file_size, options);
+    // One read for the prefix and, in most files, the whole header; a larger
+    // header costs a second read for the rest.
+    constexpr std::size_t first_read = 16384;
+    unsigned char head[first_read];
+    const auto got = static_cast<std::size_t>(std::min<std::uint64_t>(state->file_size, first_read));
+    if (auto r = state->file.read_exact(head, got, 0); !r) return std::move(r).error_value();
+    auto n = detail::check_prefix(head, state->file_size, options);
     if (!n) return std::move(n).error_value();
+    if (options.mode == io_mode::mmap && *n > in_place_header_bytes) return open_in_place(std::move(state), *n, options);
     detail::padded_buffer json(static_cast<std::size_t>(*n));
-    if (auto r = state->file.read_exact(json.data(), json.size(), 8); !r) return std::move(r).error_value();
+    const std::size_t have = std::min<std::size_t>(json.size(), got - 8);
+    if (have) std::memcpy(json.data(), head + 8, have);
+    if (have < json.size())
+      if (auto r = state->file.read_exact(json.data() + have, json.size() - have, 8 + have); !r)
+        return std::move(r).error_value();
     auto index = parse_header(std::move(json), state->file_size - 8 - *n, options);
     if (!index) return std::move(index).error_value();
     state->index = std::move(*index);
@@ -254,6 +265,38 @@ class reader {
       state->map = std::move(*m);
       if (options.random_access) state->map.advise_random();
       state->bytes = state->map.bytes();
+    }
+    return reader(std::move(state));
+  }
+
+  // Headers larger than this are parsed where they lie in the mapping.
+  // Smaller ones are cheaper to copy with one pread into warm memory than
+  // to fault into the mapping (and unmap again); larger ones cost more to
+  // copy, and a fresh process pays for every page of the copy.
+#ifndef SAFEWEIGHTS_IN_PLACE_HEADER_BYTES
+#define SAFEWEIGHTS_IN_PLACE_HEADER_BYTES (std::uint64_t{64} << 10)
+#endif
+  static constexpr std::uint64_t in_place_header_bytes = SAFEWEIGHTS_IN_PLACE_HEADER_BYTES;
+
+  // Maps the file and parses the header of `n` bytes in the mapping: no
+  // copy. Past the end of the file the last page reads as zeros, which is
+  // what the parser may overread.
+  static result<reader> open_in_place(std::shared_ptr<detail::reader_state> state, std::uint64_t n,
+                                      const read_options& options) {
+    auto m = mapping::map(state->file);
+    if (!m) return std::move(m).error_value();
+    state->map = std::move(*m);
+    state->bytes = state->map.bytes();
+    static const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    std::uint64_t mapped = (state->file_size + page - 1) / page * page;
+    auto index = detail::parse_header_in_place(
+        std::string_view(reinterpret_cast<const char*>(state->bytes.data()) + 8, static_cast<std::size_t>(n)),
+        static_cast<std::size_t>(mapped - 8 - n), state->file_size - 8 - n, options);
+    if (!index) return std::move(index).error_value();
+    state->index = std::move(*index);
+    if (options.random_access) {  // hints only
+      ::posix_fadvise(state->file.fd(), 0, 0, POSIX_FADV_RANDOM);
+      state->map.advise_random();
     }
     return reader(std::move(state));
   }
