@@ -351,6 +351,65 @@ TEST_CASE("cli validate: one bad file among good ones exits 1, every file report
   CHECK(lines[2] == good2.string() + ": ok");
 }
 
+// A header over 64 KiB is read in the mapping by default and with pread
+// under --pread: both give the same verdicts, good file and bad.
+TEST_CASE("cli validate: a large header is judged the same mapped and with --pread") {
+  scratch_dir dir;
+  sw::writer w;
+  const float x = 1.5f;
+  for (int i = 0; i < 3000; ++i)
+    REQUIRE(w.add("layers." + std::to_string(i) + ".weight", sw::dtype::F32, {1}, std::as_bytes(std::span(&x, 1))));
+  fs::path good = dir / "big_header.safetensors";
+  REQUIRE(w.write_file(good.string()));
+  auto image = test_support::read_bytes(good);
+  auto opened = sw::reader::open(good.string());
+  REQUIRE(opened);
+  REQUIRE(opened->index().header_size() > (std::uint64_t{64} << 10));
+  // The last tensor claims 8 bytes where its shape needs 4: only the validation walk sees it.
+  std::string header(reinterpret_cast<const char*>(image.data()) + 8, opened->index().header_size());
+  const std::string last = "[11996,12000]";
+  auto at = header.rfind(last);
+  REQUIRE(at != std::string::npos);
+  header.replace(at, last.size(), "[11996,12004]");
+  auto bad_image = test_support::make_file(header, 12004);
+  fs::path bad = dir / "big_header_bad.safetensors";
+  test_support::write_bytes(bad, bad_image);
+  for (bool pread : {false, true}) {
+    INFO("mode: ", std::string(pread ? "--pread" : "mapped"));
+    std::vector<std::string> args = {"validate"};
+    if (pread) args.push_back("--pread");
+    args.push_back(good.string());
+    args.push_back(bad.string());
+    run_result r = run(args);
+    CHECK(r.status == 1);
+    auto lines = lines_of(r.out);
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0] == good.string() + ": ok");
+    CHECK(lines[1].starts_with(bad.string() + ": invalid: size_mismatch: tensor `layers.999.weight`"));
+  }
+}
+
+// The OpenSSL/libzip commands live in a module loaded on use: an executable
+// without its module still validates, and a module command says what is missing.
+TEST_CASE("cli: the command module is loaded only by the commands that need it") {
+  scratch_dir dir;
+  fs::path lone = dir / "safeweights";
+  fs::copy_file(SAFEWEIGHTS_CLI, lone);
+  fs::path f = valid("metadata.safetensors");
+  run_result ok = test_support::run_program(lone.string(), {"validate", f.string()}, {});
+  CHECK(ok.status == 0);
+  CHECK(ok.out == f.string() + ": ok\n");
+  run_result missing = test_support::run_program(lone.string(), {"digest", f.string()}, {});
+  CHECK(missing.status == 1);
+  CHECK(missing.err.find("needs the command module safeweights-cli-ext.so") != std::string::npos);
+  CHECK(missing.err.find(dir.path().string()) != std::string::npos);
+  // Beside its module (as in the build tree) the same copy runs it.
+  fs::copy_file(fs::path(SAFEWEIGHTS_CLI).parent_path() / "safeweights-cli-ext.so", dir / "safeweights-cli-ext.so");
+  run_result digest = test_support::run_program(lone.string(), {"digest", f.string()}, {});
+  CHECK(digest.status == 0);
+  CHECK(digest.out == run({"digest", f.string()}).out);
+}
+
 TEST_CASE("cli validate: a missing file is invalid (exit 1) and named") {
   fs::path missing = conformance_dir() / "does_not_exist.safetensors";
   run_result r = run({"validate", missing.string()});

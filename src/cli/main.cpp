@@ -6,12 +6,14 @@
 #include <string_view>
 
 #include "command.hpp"
+#include "module.hpp"
 #include "safeweights/version.hpp"
 
 namespace cli = safeweights_cli;
 
 namespace {
 
+// `run` is null for the commands of the module (module.hpp).
 struct command {
   std::string_view name;
   int (*run)(cli::args_t);
@@ -19,15 +21,15 @@ struct command {
 };
 
 constexpr command commands[] = {
-    {"inspect", cli::run_inspect, "list a file's tensors and metadata (a table, or JSON with --json)"},
+    {"inspect", nullptr, "list a file's tensors and metadata (a table, or JSON with --json)"},
     {"validate", cli::run_validate, "check files against the format, one line per file"},
     {"repack", cli::run_repack, "rewrite a file in the canonical layout (atomically; IN may equal OUT)"},
-    {"digest", cli::run_digest, "SHA-256 of a file and of each of its tensors"},
-    {"seal", cli::run_seal, "write a copy with every tensor's SHA-256 in its metadata"},
-    {"sign", cli::run_sign, "write FILE.sig, an Ed25519 signature of FILE"},
-    {"verify", cli::run_verify, "check a file's signature (--key) and seal"},
+    {"digest", nullptr, "SHA-256 of a file and of each of its tensors"},
+    {"seal", nullptr, "write a copy with every tensor's SHA-256 in its metadata"},
+    {"sign", nullptr, "write FILE.sig, an Ed25519 signature of FILE"},
+    {"verify", nullptr, "check a file's signature (--key) and seal"},
     {"diff", cli::run_diff, "compare two files: tensors, dtypes, shapes, values, metadata"},
-    {"convert", cli::run_convert, "NumPy .npy/.npz to safetensors and back (refuses pickles)"},
+    {"convert", nullptr, "NumPy .npy/.npz to safetensors and back (refuses pickles)"},
     {"shard", cli::run_shard, "split a file into Hugging Face shards plus model.safetensors.index.json"},
     {"merge", cli::run_merge, "join the shards of a model.safetensors.index.json into one file"},
     {"cast", cli::run_cast, "convert every float tensor to bf16, f16 or f32"},
@@ -75,7 +77,7 @@ int dispatch(int argc, char** argv) {
     return cli::usage_error("unknown option `" + cli::printable(first) + "`", usage);
   cli::args_t rest(argv + 2, static_cast<std::size_t>(argc - 2));
   for (const command& c : commands)
-    if (c.name == first) return c.run(rest);
+    if (c.name == first) return c.run ? c.run(rest) : cli::run_in_module(c.name, rest);
   return cli::usage_error("unknown command `" + cli::printable(first) + "`", usage);
 }
 

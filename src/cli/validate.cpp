@@ -1,5 +1,6 @@
-// `safeweights validate FILE...`: one verdict line per file. Only the prefix
-// and the header are read (pread, no mapping): no tensor byte is touched.
+// `safeweights validate [--pread] FILE...`: one verdict line per file. Only
+// the prefix and the header are read; no tensor byte is used. A large header
+// is read in the file's mapping, unless --pread says never to map.
 #include <string>
 
 #include "command.hpp"
@@ -10,10 +11,10 @@ namespace sw = safeweights;
 namespace safeweights_cli {
 namespace {
 
-constexpr std::string_view usage = "usage: safeweights validate FILE...";
+constexpr std::string_view usage = "usage: safeweights validate [--pread] FILE...";
 
 constexpr std::string_view help =
-    "usage: safeweights validate FILE...\n"
+    "usage: safeweights validate [--pread] FILE...\n"
     "\n"
     "Check each FILE against the safetensors format (header, every tensor entry,\n"
     "offsets, sizes) without reading tensor data. Prints one line per file:\n"
@@ -23,6 +24,10 @@ constexpr std::string_view help =
     "Exit status: 0 when every file is valid, 1 when any is not.\n"
     "\n"
     "Options:\n"
+    "  --pread     never map a file; read its header with pread. For files that\n"
+    "              another process may truncate while they are checked: a header\n"
+    "              over 64 KiB is otherwise read through a mapping, and a file\n"
+    "              cut short under it ends the process with SIGBUS.\n"
     "  -h, --help  show this help\n";
 
 }  // namespace
@@ -33,12 +38,12 @@ int run_validate(args_t args) {
     write_out(stdout, help);
     return exit_ok;
   }
-  if (auto f = cl.unknown_flag({}); !f.empty())
+  if (auto f = cl.unknown_flag({"--pread"}); !f.empty())
     return usage_error("validate: unknown option `" + printable(f) + "`", usage);
   if (cl.operands.empty()) return usage_error("validate: missing FILE", usage);
 
   sw::read_options options;
-  options.mode = sw::io_mode::pread;
+  if (cl.has("--pread")) options.mode = sw::io_mode::pread;
   bool all_ok = true;
   std::string line;
   for (const std::string& path : cl.operands) {

@@ -1,0 +1,22 @@
+// The command module's one entry point (see module.hpp).
+#include <cstring>
+
+#include "module.hpp"
+
+extern "C" __attribute__((visibility("default"))) int safeweights_cli_module_run(const char* command,
+                                                                                 char* const* args,
+                                                                                 std::size_t count) {
+  namespace cli = safeweights_cli;
+  struct entry {
+    const char* name;
+    int (*run)(cli::args_t);
+  };
+  static constexpr entry commands[] = {
+      {"inspect", cli::run_inspect}, {"digest", cli::run_digest}, {"seal", cli::run_seal},
+      {"sign", cli::run_sign},       {"verify", cli::run_verify}, {"convert", cli::run_convert},
+  };
+  for (const entry& e : commands)
+    if (std::strcmp(e.name, command) == 0) return e.run(cli::args_t(args, count));
+  cli::print_error(std::string("the command module has no command `") + command + "`");
+  return cli::exit_invalid;
+}
