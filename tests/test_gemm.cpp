@@ -107,6 +107,11 @@ TEST_CASE("gemm/gemv: large enough to split over threads (panels and output bloc
     CHECK(check_product(9, 300, 515, kn::weight_layout::out_in, dtype::BF16, true, false, rng) < 2e-6);
     CHECK(check_product(1, 700, 2100, kn::weight_layout::in_out, dtype::F16, true, false, rng) < 2e-6);
     CHECK(check_product(1, 2100, 700, kn::weight_layout::out_in, dtype::F32, false, false, rng) < 2e-6);
+    // BF16 one row: [in, out] split by input rows (ragged: 703 is no multiple
+    // of 4), [out, in] with the next rows prefetched.
+    CHECK(check_product(1, 700, 2100, kn::weight_layout::in_out, dtype::BF16, true, false, rng) < 2e-6);
+    CHECK(check_product(1, 703, 515, kn::weight_layout::in_out, dtype::BF16, false, false, rng) < 2e-6);
+    CHECK(check_product(1, 2100, 701, kn::weight_layout::out_in, dtype::BF16, true, false, rng) < 2e-6);
     std::vector<float> x(300);
     for (auto& v : x) v = std::normal_distribution<float>()(rng);
     weights w = make_weights(300 * 40, dtype::F32, rng);

@@ -112,6 +112,124 @@ inline void gemv_in_out(const float* x, const matrix_ref& w, float* y, std::size
   }
 }
 
+// ------------------------------------------------------- BF16 in pairs
+
+// A BF16 weight is the top half of a float. One integer load of 2W weights
+// holds, in each 32-bit lane, the pair (w[2j], w[2j + 1]): a shift gives the
+// first as a float and a mask the second, with no shuffle, where widening
+// each half separately costs a shuffle per W weights. The products then run
+// on the even and odd elements apart: x is split once per call (out_in), or
+// the outputs are kept split until the end of a block (in_out).
+inline ops::vf bf16_even(ops::vi pairs) noexcept { return ops::as_float(ops::shl<16>(pairs)); }
+inline ops::vf bf16_odd(ops::vi pairs, ops::vi high) noexcept { return ops::as_float(ops::and_i(pairs, high)); }
+
+// gemv_out_in for BF16, given x's even elements `xe` and odd ones `xo` (K / 2 each).
+inline void gemv_out_in_bf16(const float* x, const float* xe, const float* xo, const matrix_ref& w, float* y,
+                             std::size_t n0, std::size_t n1) noexcept {
+  constexpr std::size_t W = ops::width, step = 2 * W, es = 2;
+  const std::size_t K = w.cols;
+  const ops::vi high = ops::set1_i(static_cast<std::int32_t>(0xffff0000u));
+  auto tail = [&](const std::byte* row, std::size_t k, float s) {
+    for (; k < K; ++k) s += bf16_scalar(row + k * es) * x[k];
+    return s;
+  };
+  std::size_t n = n0;
+  for (; n + 4 <= n1; n += 4) {
+    const std::byte* row[4];
+    for (std::size_t r = 0; r < 4; ++r) row[r] = w.data + (n + r) * K * es;
+    ops::vf acc[4][2];
+    for (auto& a : acc) a[0] = a[1] = ops::zero();
+    // The four rows lie back to back: while they are read, the next four
+    // are fetched at the same pace, two cache lines a step.
+    const std::byte* next = n + 8 <= n1 ? row[0] + 4 * K * es : nullptr;
+    std::size_t k = 0;
+    for (; k + step <= K; k += step) {
+      if (next) {
+        __builtin_prefetch(next + 4 * k * es);
+        __builtin_prefetch(next + 4 * k * es + 64);
+      }
+      ops::vf e = ops::load(xe + k / 2), o = ops::load(xo + k / 2);
+#pragma GCC unroll 4
+      for (std::size_t r = 0; r < 4; ++r) {
+        ops::vi v = ops::load_i32(row[r] + k * es);
+        acc[r][0] = ops::fmadd(bf16_even(v), e, acc[r][0]);
+        acc[r][1] = ops::fmadd(bf16_odd(v, high), o, acc[r][1]);
+      }
+    }
+    for (std::size_t r = 0; r < 4; ++r) y[n + r] = tail(row[r], k, ops::hsum(acc[r][0] + acc[r][1]));
+  }
+  for (; n < n1; ++n) {
+    const std::byte* row = w.data + n * K * es;
+    ops::vf a = ops::zero(), b = ops::zero();
+    std::size_t k = 0;
+    for (; k + step <= K; k += step) {
+      ops::vi v = ops::load_i32(row + k * es);
+      a = ops::fmadd(bf16_even(v), ops::load(xe + k / 2), a);
+      b = ops::fmadd(bf16_odd(v, high), ops::load(xo + k / 2), b);
+    }
+    y[n] = tail(row, k, ops::hsum(a + b));
+  }
+}
+
+// gemv_in_out for BF16 over the input rows [k0, k1) only (a partial sum);
+// n0 is even. Each block's outputs are summed as even and odd columns apart,
+// in registers' order, and put back in order at its end.
+inline void gemv_in_out_bf16(const float* x, const matrix_ref& w, float* y, std::size_t n0, std::size_t n1,
+                             std::size_t k0, std::size_t k1) noexcept {
+  constexpr std::size_t W = ops::width, step = 2 * W, es = 2, block = 2048;
+  const std::size_t K = k1, N = w.cols;
+  const ops::vi high = ops::set1_i(static_cast<std::int32_t>(0xffff0000u));
+  alignas(64) float ye[block / 2], yo[block / 2];
+  for (std::size_t b0 = n0; b0 < n1; b0 += block) {
+    const std::size_t b1 = b0 + block < n1 ? b0 + block : n1;
+    const std::size_t paired = (b1 - b0) / step * step;  // columns [b0, b0 + paired) go in pairs
+    for (std::size_t j = 0; j < paired / 2; ++j) ye[j] = yo[j] = 0.0f;
+    for (std::size_t n = b0 + paired; n < b1; ++n) y[n] = 0.0f;
+    std::size_t k = k0;
+    for (; k + 4 <= K; k += 4) {
+      const std::byte* r0 = w.data + k * N * es;
+      const std::byte *r1 = r0 + N * es, *r2 = r1 + N * es, *r3 = r2 + N * es;
+      const std::byte* ahead = k + 8 <= K ? r3 + N * es : nullptr;  // row k + 4
+      ops::vf x0 = ops::set1(x[k]), x1 = ops::set1(x[k + 1]), x2 = ops::set1(x[k + 2]), x3 = ops::set1(x[k + 3]);
+      for (std::size_t c = 0; c < paired; c += step) {
+        const std::size_t n = b0 + c;
+        if (ahead && (n * es) % 64 < step * es)
+          for (std::size_t r = 0; r < 4; ++r) __builtin_prefetch(ahead + r * N * es + n * es);
+        ops::vi v0 = ops::load_i32(r0 + n * es), v1 = ops::load_i32(r1 + n * es);
+        ops::vi v2 = ops::load_i32(r2 + n * es), v3 = ops::load_i32(r3 + n * es);
+        ops::vf e = ops::load(ye + c / 2), o = ops::load(yo + c / 2);
+        e = ops::fmadd(x0, bf16_even(v0), e);
+        o = ops::fmadd(x0, bf16_odd(v0, high), o);
+        e = ops::fmadd(x1, bf16_even(v1), e);
+        o = ops::fmadd(x1, bf16_odd(v1, high), o);
+        e = ops::fmadd(x2, bf16_even(v2), e);
+        o = ops::fmadd(x2, bf16_odd(v2, high), o);
+        e = ops::fmadd(x3, bf16_even(v3), e);
+        o = ops::fmadd(x3, bf16_odd(v3, high), o);
+        ops::store(ye + c / 2, e);
+        ops::store(yo + c / 2, o);
+      }
+      for (std::size_t n = b0 + paired; n < b1; ++n)
+        y[n] += x[k] * bf16_scalar(r0 + n * es) + x[k + 1] * bf16_scalar(r1 + n * es) +
+                x[k + 2] * bf16_scalar(r2 + n * es) + x[k + 3] * bf16_scalar(r3 + n * es);
+    }
+    for (; k < K; ++k) {
+      const std::byte* r0 = w.data + k * N * es;
+      ops::vf x0 = ops::set1(x[k]);
+      for (std::size_t c = 0; c < paired; c += step) {
+        ops::vi v = ops::load_i32(r0 + (b0 + c) * es);
+        ops::store(ye + c / 2, ops::fmadd(x0, bf16_even(v), ops::load(ye + c / 2)));
+        ops::store(yo + c / 2, ops::fmadd(x0, bf16_odd(v, high), ops::load(yo + c / 2)));
+      }
+      for (std::size_t n = b0 + paired; n < b1; ++n) y[n] += x[k] * bf16_scalar(r0 + n * es);
+    }
+    for (std::size_t j = 0; j < paired / 2; ++j) {
+      y[b0 + 2 * j] = ye[j];
+      y[b0 + 2 * j + 1] = yo[j];
+    }
+  }
+}
+
 // ---------------------------------------------------------------- many rows
 
 inline constexpr std::size_t gemm_mr = ops::gemm_rows;
@@ -342,15 +460,47 @@ template <dtype T>
 inline void gemv_typed(const float* x, const matrix_ref& w, weight_layout layout, float* y) {
   const std::size_t K = layout == weight_layout::in_out ? w.rows : w.cols;
   const std::size_t N = layout == weight_layout::in_out ? w.cols : w.rows;
-  // Split the outputs in multiples of the vector width, enough work each.
+  // BF16 against [out, in]: x's even and odd elements, split once for every part.
+  static thread_local scratch split_memory;
+  const float *xe = nullptr, *xo = nullptr;
+  if (T == dtype::BF16 && layout == weight_layout::out_in) {
+    float* e = split_memory.floats(K + 1);
+    float* o = e + K / 2;
+    for (std::size_t j = 0; j < K / 2; ++j) {
+      e[j] = x[2 * j];
+      o[j] = x[2 * j + 1];
+    }
+    xe = e;
+    xo = o;
+  }
   const std::size_t parts = parts_for(std::uint64_t{N} * K, std::uint64_t{1} << 16);
+  if (T == dtype::BF16 && layout == weight_layout::in_out && parts > 1) {
+    // Split the input rows: each part streams one contiguous run of the
+    // matrix, as plain reading does, into its own partial sums (faster
+    // than splitting the columns, whose runs are short and far apart).
+    float* partial = split_memory.floats((parts - 1) * N + 1);
+    parallel_parts(parts, [&](std::size_t part) {
+      std::size_t k0 = K * part / parts / 4 * 4, k1 = part + 1 == parts ? K : K * (part + 1) / parts / 4 * 4;
+      gemv_in_out_bf16(x, w, part == 0 ? y : partial + (part - 1) * N, 0, N, k0, k1);
+    });
+    for (std::size_t p = 1; p < parts; ++p)
+      for (std::size_t n = 0; n < N; ++n) y[n] += partial[(p - 1) * N + n];
+    return;
+  }
+  // Split the outputs in multiples of 16 (an even start for BF16 pairs), enough work each.
   parallel_parts(parts, [&](std::size_t part) {
     std::size_t units = (N + 15) / 16;
     std::size_t n0 = units * part / parts * 16, n1 = units * (part + 1) / parts * 16;
     if (n1 > N) n1 = N;
     if (n0 >= n1) return;
-    if (layout == weight_layout::in_out) gemv_in_out<T>(x, w, y, n0, n1);
-    else gemv_out_in<T>(x, w, y, n0, n1);
+    if constexpr (T == dtype::BF16) {
+      if (layout == weight_layout::in_out) gemv_in_out_bf16(x, w, y, n0, n1, 0, K);
+      else gemv_out_in_bf16(x, xe, xo, w, y, n0, n1);
+    } else if (layout == weight_layout::in_out) {
+      gemv_in_out<T>(x, w, y, n0, n1);
+    } else {
+      gemv_out_in<T>(x, w, y, n0, n1);
+    }
   });
 }
 
