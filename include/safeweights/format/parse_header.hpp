@@ -361,6 +361,19 @@ inline std::optional<result<header_index>> parse_header_canonical(padded_buffer&
   return finish(b, data_bytes, options);
 }
 
+}  // namespace detail
+
+// Parses and validates a header. `json` holds the JSON bytes (no length
+// prefix) and becomes part of the index; `data_bytes` is how many bytes
+// follow the header in the file or buffer.
+inline result<header_index> parse_header(detail::padded_buffer json, std::uint64_t data_bytes,
+                                         const read_options& options = {}) {
+  if (auto fast = detail::parse_header_canonical(json, data_bytes, options)) return std::move(*fast);
+  return detail::parse_header_general(std::move(json), data_bytes, options);
+}
+
+namespace detail {
+
 // The fast path reads past the end of the JSON by at most this much.
 inline constexpr std::size_t canonical_overread = 32;
 
@@ -378,20 +391,10 @@ inline result<header_index> parse_header_in_place(std::string_view json, std::si
   padded_buffer copy(json.size());
   if (!json.empty()) std::memcpy(copy.data(), json.data(), json.size());
   if (readable_after >= canonical_overread) return parse_header_general(std::move(copy), data_bytes, options);
-  if (auto fast = parse_header_canonical(copy, data_bytes, options)) return std::move(*fast);
-  return parse_header_general(std::move(copy), data_bytes, options);
+  return parse_header(std::move(copy), data_bytes, options);
 }
 
 }  // namespace detail
-
-// Parses and validates a header. `json` holds the JSON bytes (no length
-// prefix) and becomes part of the index; `data_bytes` is how many bytes
-// follow the header in the file or buffer.
-inline result<header_index> parse_header(detail::padded_buffer json, std::uint64_t data_bytes,
-                                         const read_options& options = {}) {
-  if (auto fast = detail::parse_header_canonical(json, data_bytes, options)) return std::move(*fast);
-  return detail::parse_header_general(std::move(json), data_bytes, options);
-}
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END
 }  // namespace safeweights

@@ -273,10 +273,7 @@ class reader {
   // Smaller ones are cheaper to copy with one pread into warm memory than
   // to fault into the mapping (and unmap again); larger ones cost more to
   // copy, and a fresh process pays for every page of the copy.
-#ifndef SAFEWEIGHTS_IN_PLACE_HEADER_BYTES
-#define SAFEWEIGHTS_IN_PLACE_HEADER_BYTES (std::uint64_t{64} << 10)
-#endif
-  static constexpr std::uint64_t in_place_header_bytes = SAFEWEIGHTS_IN_PLACE_HEADER_BYTES;
+  static constexpr std::uint64_t in_place_header_bytes = std::uint64_t{64} << 10;
 
   // Maps the file and parses the header of `n` bytes in the mapping: no
   // copy. Past the end of the file the last page reads as zeros, which is
