@@ -65,17 +65,22 @@ class header_builder {
 
   // Starts a tensor and indexes its name; its dims follow with add_dim.
   // `name` must stay valid (a slice of text() or a string from keep()).
-  // Names enter the table name_lag tensors late, their slots prefetched
-  // now: random inserts into a large table would each wait on memory.
+  // In a table larger than the cache, names enter name_lag tensors late,
+  // their slots prefetched now: random inserts would each wait on memory.
   void begin_tensor(std::string_view name) {
     auto k = static_cast<std::uint32_t>(index_.tensors_.size());
-    if (k - indexed_ == name_lag) index_one();
     // Filled in place: a copy from the stack stalls on store forwarding.
     tensor_info& info = index_.tensors_.emplace_back();
     info.name = name;
     index_.dims_.begin_shape();
     info.shape = std::span<const std::uint64_t>(index_.dims_.shape_start(), 0);
     std::uint64_t h = hash_name(name);
+    if (!lagged_) {
+      insert(name, h, k);
+      indexed_ = k + 1;
+      return;
+    }
+    if (k - indexed_ == name_lag) index_one();
     index_.by_name_.prefetch(h);
     hashes_[k % name_lag] = h;
   }
@@ -88,6 +93,8 @@ class header_builder {
     tensor_info& t = current();
     t.shape = std::span<const std::uint64_t>(index_.dims_.push(d), t.shape.size() + 1);
   }
+  // Gives the current tensor (no dims added) a shape stored earlier in the arena.
+  void set_shape(const std::uint64_t* dims, std::size_t rank) noexcept { current().shape = {dims, rank}; }
   std::size_t current_rank() const noexcept { return index_.tensors_.back().shape.size(); }
 
   // The first name (in header order) that repeats an earlier one, if any,
@@ -159,12 +166,15 @@ class header_builder {
  private:
   static constexpr std::uint32_t no_repeat = 0xFFFFFFFFu;
   static constexpr std::uint32_t name_lag = 8;
+  static constexpr std::size_t lag_above_slots = std::size_t{1} << 15;  // a 256 KiB table
 
   void index_one() {
-    auto& t = index_.tensors_;
     std::uint32_t k = indexed_++;
-    if (index_.by_name_.insert_hashed(t[k].name, hashes_[k % name_lag], k,
-                                      [&t](std::uint32_t i) { return t[i].name; }) != name_table::empty &&
+    insert(index_.tensors_[k].name, hashes_[k % name_lag], k);
+  }
+  void insert(std::string_view name, std::uint64_t h, std::uint32_t k) {
+    auto& t = index_.tensors_;
+    if (index_.by_name_.insert_hashed(name, h, k, [&t](std::uint32_t i) { return t[i].name; }) != name_table::empty &&
         repeat_ == no_repeat)
       repeat_ = k;
   }
@@ -177,6 +187,7 @@ class header_builder {
     std::size_t most = header_bytes / 48 + 1;
     index_.tensors_.reserve(most);
     index_.by_name_.reserve(most);
+    lagged_ = index_.by_name_.capacity() > lag_above_slots;
     index_.dims_ = dim_arena(header_bytes / 16);
   }
 
@@ -185,6 +196,7 @@ class header_builder {
   std::uint32_t repeat_ = no_repeat;
   std::uint32_t indexed_ = 0;  // tensors whose names are in the table
   std::uint64_t hashes_[name_lag] = {};
+  bool lagged_ = false;
   bool walked_ = false;
   std::uint64_t walked_end_ = 0;
 };

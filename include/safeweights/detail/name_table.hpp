@@ -8,40 +8,11 @@
 #include <utility>
 
 #include "safeweights/detail/big_allocator.hpp"
+#include "safeweights/detail/name_hash.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 namespace detail {
-
-inline std::uint64_t hash_name(std::string_view s) noexcept {
-  // 8 bytes at a time, multiply-xorshift mixing; quality is ample for names.
-  constexpr std::uint64_t k = 0x9E3779B97F4A7C15ull;
-  std::uint64_t h = 0x243F6A8885A308D3ull ^ (s.size() * k);
-  const char* p = s.data();
-  std::size_t n = s.size();
-  while (n >= 8) {
-    std::uint64_t w;
-    std::memcpy(&w, p, 8);
-    h = (h ^ w) * k;
-    h ^= h >> 29;
-    p += 8;
-    n -= 8;
-  }
-  // The last 0-7 bytes, with fixed-size loads (a variable memcpy is a call).
-  std::uint64_t tail = 0;
-  if (n >= 4) {
-    std::uint32_t lo, hi;
-    std::memcpy(&lo, p, 4);
-    std::memcpy(&hi, p + n - 4, 4);
-    tail = lo | (std::uint64_t{hi} << 32);
-  } else if (n > 0) {
-    tail = static_cast<unsigned char>(p[0]) | (std::uint64_t{static_cast<unsigned char>(p[n / 2])} << 8) |
-           (std::uint64_t{static_cast<unsigned char>(p[n - 1])} << 16);
-  }
-  h = (h ^ tail) * k;
-  h ^= h >> 32;
-  return h;
-}
 
 // Maps a name to a 32-bit value. `names(value)` must give back the name for
 // a stored value, so the table keeps no copy of the strings. A slot is 8
@@ -127,6 +98,7 @@ class name_table {
   }
 
   std::size_t size() const noexcept { return size_; }
+  std::size_t capacity() const noexcept { return capacity_; }
 
  private:
   struct slot {

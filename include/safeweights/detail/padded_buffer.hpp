@@ -1,6 +1,7 @@
-// A byte buffer followed by zeroed padding, because simdjson may read up to
+// A byte buffer followed by padding, because simdjson may read up to
 // SIMDJSON_PADDING bytes past the JSON. A mapped header is followed by tensor
 // data that can be shorter than that, so the header is always copied here.
+// The padding must be readable, not zero; a fresh buffer zeroes it.
 #pragma once
 
 #include <cstring>
@@ -14,26 +15,36 @@ SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 namespace detail {
 
 struct padded_deleter {
-  std::size_t size = 0;
-  void operator()(char* p) const noexcept { free_big(p, size + simdjson::SIMDJSON_PADDING, 64); }
+  std::size_t bytes = 0;  // all of the allocation
+  void operator()(char* p) const noexcept { free_big(p, bytes, 64); }
 };
 
 class padded_buffer {
  public:
   padded_buffer() = default;
-  explicit padded_buffer(std::size_t size)
-      : data_(static_cast<char*>(allocate_big(size + simdjson::SIMDJSON_PADDING, 64)), padded_deleter{size}), size_(size) {
-    std::memset(data_.get() + size, 0, simdjson::SIMDJSON_PADDING);
+  // `size` bytes (and padding) at data(), after `lead` bytes at data() - lead
+  // that the caller may fill too: a reader puts the length prefix there and
+  // reads prefix and header with one call.
+  explicit padded_buffer(std::size_t size, std::size_t lead = 0)
+      : data_(static_cast<char*>(allocate_big(lead + size + simdjson::SIMDJSON_PADDING, 64)),
+              padded_deleter{lead + size + simdjson::SIMDJSON_PADDING}),
+        lead_(lead),
+        size_(size) {
+    std::memset(data() + size, 0, simdjson::SIMDJSON_PADDING);
   }
-  char* data() noexcept { return data_.get(); }
-  const char* data() const noexcept { return data_.get(); }
+  char* data() noexcept { return data_.get() + lead_; }
+  const char* data() const noexcept { return data_.get() + lead_; }
   std::size_t size() const noexcept { return size_; }
+  // Keeps the first `n` bytes (n <= size()); what follows them stays
+  // readable and counts as padding.
+  void shrink(std::size_t n) noexcept { size_ = n < size_ ? n : size_; }
   simdjson::padded_string_view view() const noexcept {
-    return simdjson::padded_string_view(data_.get(), size_, size_ + simdjson::SIMDJSON_PADDING);
+    return simdjson::padded_string_view(data(), size_, data_.get_deleter().bytes - lead_);
   }
 
  private:
   std::unique_ptr<char, padded_deleter> data_;
+  std::size_t lead_ = 0;
   std::size_t size_ = 0;
 };
 

@@ -240,21 +240,26 @@ class reader {
     if (state->file_size < 8)
       return make_error(errc::header_too_small, "file is " + std::to_string(state->file_size) +
                                                     " bytes, shorter than the 8-byte length prefix");
-    // One read for the prefix and, in most files, the whole header; a larger
-    // header costs a second read for the rest.
+    // One read for the prefix and, in most files, the whole header, into
+    // the buffer the header is parsed in; a larger header costs a second
+    // read for the rest (and a copy, unless it is parsed in the mapping).
     constexpr std::size_t first_read = 16384;
-    unsigned char head[first_read];
     const auto got = static_cast<std::size_t>(std::min<std::uint64_t>(state->file_size, first_read));
+    detail::padded_buffer json(got - 8, 8);
+    auto* head = reinterpret_cast<unsigned char*>(json.data() - 8);
     if (auto r = state->file.read_exact(head, got, 0); !r) return std::move(r).error_value();
     auto n = detail::check_prefix(head, state->file_size, options);
     if (!n) return std::move(n).error_value();
     if (options.mode == io_mode::mmap && *n > in_place_header_bytes) return open_in_place(std::move(state), *n, options);
-    detail::padded_buffer json(static_cast<std::size_t>(*n));
-    const std::size_t have = std::min<std::size_t>(json.size(), got - 8);
-    if (have) std::memcpy(json.data(), head + 8, have);
-    if (have < json.size())
-      if (auto r = state->file.read_exact(json.data() + have, json.size() - have, 8 + have); !r)
+    if (*n <= json.size()) {
+      json.shrink(static_cast<std::size_t>(*n));
+    } else {
+      detail::padded_buffer whole(static_cast<std::size_t>(*n));
+      std::memcpy(whole.data(), json.data(), json.size());
+      if (auto r = state->file.read_exact(whole.data() + json.size(), whole.size() - json.size(), 8 + json.size()); !r)
         return std::move(r).error_value();
+      json = std::move(whole);
+    }
     auto index = parse_header(std::move(json), state->file_size - 8 - *n, options);
     if (!index) return std::move(index).error_value();
     state->index = std::move(*index);
