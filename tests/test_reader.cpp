@@ -380,6 +380,61 @@ TEST_CASE("the canonical fast path agrees on numbers of every length and on name
   CHECK(fast_hits > 300);
 }
 
+// The fast path takes a tensor's begin offset and its shape from remembered
+// text (the last end offset, recent shapes) when the header repeats it. Only
+// an exact repetition may count: text that starts like the remembered one, or
+// extends it, is parsed, and every verdict and index matches On Demand's.
+TEST_CASE("the canonical fast path takes remembered offsets and shapes only on an exact repeat") {
+  struct entry {
+    std::string shape, begin, end;
+  };
+  auto header = [](const std::vector<entry>& tensors) {
+    std::string json = "{";
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+      if (i) json += ',';
+      json += "\"t" + std::to_string(i) + "\":{\"dtype\":\"U8\",\"shape\":[" + tensors[i].shape +
+              "],\"data_offsets\":[" + tensors[i].begin + "," + tensors[i].end + "]}";
+    }
+    return json + "}";
+  };
+  std::size_t fast_hits = 0;
+  // Repeats that count: three tensors of one shape, each beginning where the last ended.
+  check_paths_agree(header({{"2,3", "0", "6"}, {"2,3", "6", "12"}, {"2,3", "12", "18"}}), 18, fast_hits);
+  CHECK(fast_hits == 1);
+  // Near misses of the remembered begin "6" and shape "2,3": all parsed, all judged alike.
+  for (std::string begin : {"6", "60", "06", "7", "5", "", "6 ", "-6", "6.0", "61", "66"}) {
+    INFO("begin ", begin);
+    check_paths_agree(header({{"2,3", "0", "6"}, {"2,3", begin, "12"}}), 12, fast_hits);
+  }
+  for (std::string shape : {"2,3", "2,30", "2,3,1", "2", "2,4", "02,3", "2,3 ", "3,2", "2,31", "23", "2,,3"}) {
+    INFO("shape ", shape);
+    check_paths_agree(header({{"2,3", "0", "6"}, {shape, "6", "12"}}), 12, fast_hits);
+    check_paths_agree(header({{shape, "0", "6"}, {"2,3", "6", "12"}}), 12, fast_hits);
+  }
+  // More distinct shapes than the memo holds, cycling, so entries are replaced
+  // and slots collide; every shape must come back as written.
+  std::vector<entry> many;
+  std::uint64_t at = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (std::uint64_t k = 1; k <= 40; ++k) {
+      std::uint64_t rows = k % 7 + 1, cols = k;
+      many.push_back({std::to_string(rows) + "," + std::to_string(cols), std::to_string(at),
+                      std::to_string(at + rows * cols)});
+      at += rows * cols;
+    }
+  }
+  std::size_t before = fast_hits;
+  check_paths_agree(header(many), at, fast_hits);
+  CHECK(fast_hits == before + 1);
+  // End offsets of 15 digits (the longest remembered) and 16 (not remembered).
+  for (std::string big : {"100000000000000", "1000000000000000", "999999999999999", "9999999999999999"}) {
+    INFO("end ", big);
+    before = fast_hits;
+    check_paths_agree(header({{big, "0", big}, {"0", big, big}, {"0", big, big}}), std::stoull(big), fast_hits);
+    CHECK(fast_hits == before + 1);
+  }
+}
+
 // From 64 MiB up load() reads with several threads, in 2 MiB-aligned pieces:
 // every byte lands where it belongs, and a failure in any piece is reported.
 TEST_CASE("eager load of a large file is whole and exact, and a file that shrank fails cleanly") {

@@ -23,6 +23,7 @@
 #include <cstring>
 
 #include "safeweights/detail/header_builder.hpp"
+#include "safeweights/detail/masked_text.hpp"
 #include "safeweights/format/read_options.hpp"
 
 namespace safeweights {
@@ -86,8 +87,8 @@ class canonical_scanner {
     return p_ == end_;
   }
 
-  // 8 bytes from `p`. Every load (8 bytes here, 16 in string(), 24 in
-  // dtype_text::matches) starts before end_, so it runs past it by less
+  // 8 bytes from `p`. Every load (8 bytes here, 16 in string() and in the
+  // remembered end and shape texts, 24 in the dtype's) starts before end_, so it runs past it by less
   // than canonical_overread (32) bytes, which the caller guarantees are
   // readable; what they hold (padding, tensor data) never decides anything,
   // because each scan checks its result against end_.
@@ -153,8 +154,7 @@ class canonical_scanner {
   }
 
   // An unsigned integer in JSON syntax (no sign, no leading zero). Up to 16
-  // digits are converted a word at a time; longer ones digit by digit, with
-  // a check on the 20th.
+  // digits are converted a word at a time.
   [[gnu::always_inline]] bool number(std::uint64_t& out) noexcept {
     static constexpr std::uint64_t pow10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
     const char* const start = p_;
@@ -168,12 +168,16 @@ class canonical_scanner {
     }
     std::uint64_t d2;
     unsigned more = leading_digits(load8(start + 8), d2);
-    if (more < 8) {
-      out = digits_value(d, 8) * pow10[more] + (more ? digits_value(d2, more) : 0);
-      p_ = start + 8 + more;
-      return p_ < end_;
-    }
-    const char* p = start;
+    if (more == 8) return long_number(out);
+    out = digits_value(d, 8) * pow10[more] + (more ? digits_value(d2, more) : 0);
+    p_ = start + 8 + more;
+    return p_ < end_;
+  }
+
+  // 16 digits or more, digit by digit, with a check on the 20th; the first
+  // is known to be a digit other than a leading zero.
+  bool long_number(std::uint64_t& out) noexcept {
+    const char* p = p_;
     const char* const stop = end_ - p > 19 ? p + 19 : end_;
     std::uint64_t v = 0;
     for (unsigned digit; p < stop && (digit = static_cast<unsigned char>(*p) - unsigned{'0'}) < 10; ++p)
@@ -207,60 +211,120 @@ class canonical_scanner {
     if (!eat_literal(":{\"dtype\":")) return false;
     // Files hold long runs of one dtype: `"F32","shape":[` is compared at
     // once against the last dtype's text before any string is scanned.
-    if (!last_dtype_.matches(p_, end_)) {
+    if (!last_dtype_.text.matches(p_, end_)) {
       std::string_view type_name;
       if (!string(type_name)) return false;
       auto type = parse_dtype(type_name);
       if (!type || !eat_literal(",\"shape\":[")) return false;
       last_dtype_.set(*type);
     } else {
-      p_ += last_dtype_.size;
+      p_ += last_dtype_.text.size;
     }
     b_.begin_tensor(name);
     tensor_info& t = b_.current();
     t.type = last_dtype_.type;
-    if (!eat(']')) {
-      for (;;) {
-        std::uint64_t d;
-        if (!number(d) || b_.current_rank() >= options_.max_rank) return false;
-        b_.add_dim(d);
-        if (eat(']')) break;
-        if (!eat(',')) return false;
-      }
-    }
-    if (!(eat_literal(",\"data_offsets\":[") && number(t.begin) && eat(',') && number(t.end) && eat_literal("]}")))
+    if (!eat(']') && !shape(t)) return false;  // `]` at once: a scalar
+    if (!eat_literal(",\"data_offsets\":[")) return false;
+    if (last_end_.text.matches(p_, end_)) {
+      t.begin = last_end_.value;
+      p_ += last_end_.text.size;
+    } else if (!(number(t.begin) && eat(','))) {
       return false;
+    }
+    const char* const end_digits = p_;
+    if (!number(t.end)) return false;
+    last_end_.set(end_digits, static_cast<std::size_t>(p_ - end_digits), t.end);
+    if (!eat_literal("]}")) return false;
     b_.walk(t);
     return true;
   }
 
-  // The text `"NAME","shape":[` of one dtype, as three masked 8-byte words.
+  // The dims of a shape (not a scalar) and its closing `]`: a repeat of a
+  // recent shape's text is taken whole, anything else parsed.
+  [[gnu::always_inline]] bool shape(tensor_info& t) {
+    if (const shape_memo::entry* seen = shapes_.find(p_, end_)) {
+      b_.set_shape(seen->dims, seen->rank);
+      p_ += seen->text.size;
+      return true;
+    }
+    const char* const text = p_;
+    for (;;) {
+      std::uint64_t d;
+      if (!number(d) || b_.current_rank() >= options_.max_rank) return false;
+      b_.add_dim(d);
+      if (eat(']')) break;
+      if (!eat(',')) return false;
+    }
+    shapes_.remember(text, static_cast<std::size_t>(p_ - text), t.shape);
+    return true;
+  }
+
+  // The text `"NAME","shape":[` of the last dtype.
   struct dtype_text {
-    std::uint64_t word[3] = {};
-    std::uint64_t mask[3] = {};
-    std::size_t size = 0;  // 0: none yet, matches nothing
+    masked_text<3> text;  // at most 11 + 12 = 23 bytes
     dtype type = dtype::F32;
 
     void set(dtype t) noexcept {
-      char text[24] = {};
+      char buf[24] = {};
       std::string_view name = dtype_name(t);
-      text[0] = '"';
-      std::memcpy(text + 1, name.data(), name.size());
-      std::memcpy(text + 1 + name.size(), "\",\"shape\":[", 11);
-      size = name.size() + 12;  // at most 11 + 12 = 23 bytes
-      for (std::size_t i = 0; i < 3; ++i) {
-        std::memcpy(&word[i], text + 8 * i, 8);
-        std::size_t live = size > 8 * i ? std::min<std::size_t>(size - 8 * i, 8) : 0;
-        mask[i] = live == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * live)) - 1;
-      }
+      buf[0] = '"';
+      std::memcpy(buf + 1, name.data(), name.size());
+      std::memcpy(buf + 1 + name.size(), "\",\"shape\":[", 11);
+      text.set(buf, name.size() + 12);
       type = t;
     }
-    // `p` is before `end`, with 24 readable bytes; a match must lie before `end`.
-    bool matches(const char* p, const char* end) const noexcept {
-      if (size == 0 || static_cast<std::size_t>(end - p) < size) return false;
-      std::uint64_t diff = 0;
-      for (std::size_t i = 0; i < 3; ++i) diff |= (load8(p + 8 * i) ^ word[i]) & mask[i];
-      return diff == 0;
+  };
+
+  // In offset order (every writer's) a tensor begins where the one before
+  // it ended: the text `DIGITS,` of the last end offset, and its value.
+  struct end_text {
+    masked_text<2> text;
+    std::uint64_t value = 0;
+
+    end_text() noexcept {  // the first tensor begins at 0
+      static constexpr char zero[masked_text<2>::capacity] = {'0'};
+      set(zero, 1, 0);
+    }
+    // `count` digits at `digits` (16 readable bytes) whose value is `v`.
+    void set(const char* digits, std::size_t count, std::uint64_t v) noexcept {
+      if (count >= text.capacity) {
+        text.size = 0;
+        return;
+      }
+      text.set(digits, count);
+      text.push(',');
+      value = v;
+    }
+  };
+
+  // Checkpoints hold few distinct shapes, each many times over (every layer
+  // repeats them). The text `768,2304]` of recent shapes, in a small table
+  // indexed by the shape's first 8 bytes, with the dims parsed the first
+  // time (they stay in the dim arena).
+  struct shape_memo {
+    struct entry {
+      masked_text<2> text;
+      const std::uint64_t* dims = nullptr;
+      std::size_t rank = 0;
+    };
+    static constexpr std::size_t slots = 16;
+    entry table[slots];
+
+    static std::size_t slot_of(const char* text) noexcept {
+      return static_cast<std::size_t>((masked_text<1>::load8(text) * 0x9E3779B97F4A7C15ull) >> 60);
+    }
+    // `p` has 16 readable bytes.
+    const entry* find(const char* p, const char* end) const noexcept {
+      const entry& e = table[slot_of(p)];
+      return e.text.matches(p, end) ? &e : nullptr;
+    }
+    // The shape text [text, text + n) (`]` included, 16 readable bytes) and its dims.
+    void remember(const char* text, std::size_t n, std::span<const std::uint64_t> dims) noexcept {
+      if (n > masked_text<2>::capacity) return;
+      entry& e = table[slot_of(text)];
+      e.text.set(text, n);
+      e.dims = dims.data();
+      e.rank = dims.size();
     }
   };
 
@@ -269,6 +333,8 @@ class canonical_scanner {
   header_builder& b_;
   const read_options& options_;
   dtype_text last_dtype_;
+  end_text last_end_;
+  shape_memo shapes_;
 };
 
 }  // namespace detail

@@ -1,0 +1,59 @@
+// A short run of known text (up to 8 x Words bytes) held as masked 8-byte
+// words, so that "does the header continue with this text?" is a few loads
+// and one test instead of a scan. The canonical scanner remembers the text
+// of the last dtype, the last end offset and recent shapes this way: a
+// checkpoint repeats them from tensor to tensor.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "safeweights/version.hpp"
+
+namespace safeweights {
+SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
+namespace detail {
+
+template <std::size_t Words>
+struct masked_text {
+  static constexpr std::size_t capacity = 8 * Words;
+  std::uint64_t word[Words] = {};
+  std::uint64_t mask[Words] = {};
+  std::size_t size = 0;  // 0 matches nothing
+
+  static std::uint64_t load8(const char* p) noexcept {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+  }
+
+  // Holds the `n` (1..capacity) bytes at `text`, which has capacity readable bytes.
+  void set(const char* text, std::size_t n) noexcept {
+    for (std::size_t i = 0; i < Words; ++i) {
+      std::size_t live = n > 8 * i ? (n - 8 * i < 8 ? n - 8 * i : 8) : 0;
+      mask[i] = live == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * live)) - 1;
+      word[i] = load8(text + 8 * i) & mask[i];
+    }
+    size = n;
+  }
+  // Appends one byte (size < capacity).
+  void push(char c) noexcept {
+    std::size_t i = size / 8, shift = 8 * (size % 8);
+    word[i] |= std::uint64_t{static_cast<unsigned char>(c)} << shift;
+    mask[i] |= std::uint64_t{0xff} << shift;
+    ++size;
+  }
+  // Whether the text at `p` starts with this text, all of it before `end`.
+  // `p` must have capacity readable bytes; what lies past `end` decides nothing.
+  bool matches(const char* p, const char* end) const noexcept {
+    if (size == 0 || static_cast<std::size_t>(end - p) < size) return false;
+    std::uint64_t diff = 0;
+    for (std::size_t i = 0; i < Words; ++i) diff |= (load8(p + 8 * i) ^ word[i]) & mask[i];
+    return diff == 0;
+  }
+};
+
+}  // namespace detail
+SAFEWEIGHTS_INLINE_NAMESPACE_END
+}  // namespace safeweights
