@@ -288,7 +288,7 @@ class canonical_scanner {
     // `count` digits at `digits` (16 readable bytes) whose value is `v`.
     void set(const char* digits, std::size_t count, std::uint64_t v) noexcept {
       if (count >= text.capacity) {
-        text.size = 0;
+        text.size = text.none;
         return;
       }
       text.set(digits, count);

@@ -67,7 +67,7 @@ class header_builder {
   // `name` must stay valid (a slice of text() or a string from keep()).
   // In a table larger than the cache, names enter name_lag tensors late,
   // their slots prefetched now: random inserts would each wait on memory.
-  void begin_tensor(std::string_view name) {
+  [[gnu::always_inline]] void begin_tensor(std::string_view name) {
     auto k = static_cast<std::uint32_t>(index_.tensors_.size());
     // Filled in place: a copy from the stack stalls on store forwarding.
     tensor_info& info = index_.tensors_.emplace_back();

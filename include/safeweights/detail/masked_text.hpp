@@ -20,7 +20,19 @@ struct masked_text {
   static constexpr std::size_t capacity = 8 * Words;
   std::uint64_t word[Words] = {};
   std::uint64_t mask[Words] = {};
-  std::size_t size = 0;  // 0 matches nothing
+  static constexpr std::size_t none = SIZE_MAX;  // a size no header reaches: matches nothing
+  std::size_t size = none;
+
+  // The low k bytes of a word set, for k = 0..8.
+  static constexpr std::uint64_t low_bytes[9] = {0,
+                                                 0xff,
+                                                 0xffff,
+                                                 0xffffff,
+                                                 0xffffffff,
+                                                 0xffffffffff,
+                                                 0xffffffffffff,
+                                                 0xffffffffffffff,
+                                                 ~std::uint64_t{0}};
 
   static std::uint64_t load8(const char* p) noexcept {
     std::uint64_t w;
@@ -31,8 +43,8 @@ struct masked_text {
   // Holds the `n` (1..capacity) bytes at `text`, which has capacity readable bytes.
   void set(const char* text, std::size_t n) noexcept {
     for (std::size_t i = 0; i < Words; ++i) {
-      std::size_t live = n > 8 * i ? (n - 8 * i < 8 ? n - 8 * i : 8) : 0;
-      mask[i] = live == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * live)) - 1;
+      std::size_t live = n > 8 * i ? n - 8 * i : 0;
+      mask[i] = low_bytes[live < 8 ? live : 8];
       word[i] = load8(text + 8 * i) & mask[i];
     }
     size = n;
@@ -47,7 +59,7 @@ struct masked_text {
   // Whether the text at `p` starts with this text, all of it before `end`.
   // `p` must have capacity readable bytes; what lies past `end` decides nothing.
   bool matches(const char* p, const char* end) const noexcept {
-    if (size == 0 || static_cast<std::size_t>(end - p) < size) return false;
+    if (static_cast<std::size_t>(end - p) < size) return false;
     std::uint64_t diff = 0;
     for (std::size_t i = 0; i < Words; ++i) diff |= (load8(p + 8 * i) ^ word[i]) & mask[i];
     return diff == 0;
