@@ -12,6 +12,7 @@
 #include <csignal>
 #include <functional>
 #include <limits>
+#include <map>
 #include <optional>
 
 #include "errc_printer.hpp"
@@ -159,6 +160,25 @@ TEST_CASE("hostile: 1,000,000 tiny tensors are indexed (both parsers), and max_t
     capped.max_tensors = 1000;
     CHECK(sw::reader::from_buffer(bytes, capped).code() == errc::too_many_tensors);
   }
+}
+
+// Names chosen to share one probe chain are chosen for one seed only: every
+// process draws its own, so a file cannot be built against all of them.
+TEST_CASE("hostile: the name hash is keyed by a seed drawn per process, so colliding names are no use to a file") {
+  CHECK(sw::detail::make_hash_seed() != sw::detail::make_hash_seed());
+  const std::uint64_t seed_a = 0x0123456789abcdefull, seed_b = 0xfedcba9876543210ull;
+  auto slot = [](std::uint64_t h) { return h >> 58; };  // the home slot in a 64-slot table
+  std::vector<std::string> chain;  // 8 names that collide under seed_a
+  for (int i = 0; chain.size() < 8; ++i) {
+    std::string name = "layers." + std::to_string(i) + ".weight";
+    if (slot(sw::detail::hash_name(name, seed_a)) == 0) chain.push_back(name);
+  }
+  std::map<std::uint64_t, int> under_b;
+  for (const std::string& name : chain) ++under_b[slot(sw::detail::hash_name(name, seed_b))];
+  int most = 0;
+  for (auto& [s, count] : under_b) most = std::max(most, count);
+  CHECK(most < 8);
+  CHECK(under_b.size() >= 4);
 }
 
 TEST_CASE("hostile: names, metadata keys and values of 1 MB") {

@@ -24,6 +24,7 @@
 
 #include "safeweights/detail/header_builder.hpp"
 #include "safeweights/detail/masked_text.hpp"
+#include "safeweights/detail/unaligned_load.hpp"
 #include "safeweights/format/read_options.hpp"
 
 namespace safeweights {
@@ -87,16 +88,12 @@ class canonical_scanner {
     return p_ == end_;
   }
 
-  // 8 bytes from `p`. Every load (8 bytes here, 16 in string() and in the
-  // remembered end and shape texts, 24 in the dtype's) starts before end_, so it runs past it by less
-  // than canonical_overread (32) bytes, which the caller guarantees are
-  // readable; what they hold (padding, tensor data) never decides anything,
-  // because each scan checks its result against end_.
-  static std::uint64_t load8(const char* p) noexcept {
-    std::uint64_t w;
-    std::memcpy(&w, p, 8);
-    return w;
-  }
+  // Every load (8 bytes of a number or a SWAR string step, 16 in string()
+  // and in the remembered end and shape texts, 24 in the dtype's) starts
+  // before end_, so it runs past it by less than canonical_overread (32)
+  // bytes, which the caller guarantees are readable; what they hold
+  // (padding, tensor data) never decides anything, because each scan checks
+  // its result against end_.
   static constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
   // A high bit set in the first byte of `w` below `n` (n <= 128); bytes after
   // that one may show false hits from the borrow, so callers use only the lowest.
@@ -153,7 +150,7 @@ class canonical_scanner {
     return (v * 10000 + (v >> 32)) & 0x00000000ffffffffull;
   }
 
-  // An unsigned integer in JSON syntax (no sign, no leading zero). Up to 16
+  // An unsigned integer in JSON syntax (no sign, no leading zero). Up to 15
   // digits are converted a word at a time.
   [[gnu::always_inline]] bool number(std::uint64_t& out) noexcept {
     static constexpr std::uint64_t pow10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
@@ -311,7 +308,7 @@ class canonical_scanner {
     entry table[slots];
 
     static std::size_t slot_of(const char* text) noexcept {
-      return static_cast<std::size_t>((masked_text<1>::load8(text) * 0x9E3779B97F4A7C15ull) >> 60);
+      return static_cast<std::size_t>((load8(text) * 0x9E3779B97F4A7C15ull) >> 60);
     }
     // `p` has 16 readable bytes.
     const entry* find(const char* p, const char* end) const noexcept {

@@ -75,7 +75,7 @@ class header_builder {
     index_.dims_.begin_shape();
     info.shape = std::span<const std::uint64_t>(index_.dims_.shape_start(), 0);
     std::uint64_t h = hash_name(name);
-    if (!lagged_) {
+    if (index_.by_name_.capacity() <= lag_above_slots) {
       insert(name, h, k);
       indexed_ = k + 1;
       return;
@@ -187,7 +187,6 @@ class header_builder {
     std::size_t most = header_bytes / 48 + 1;
     index_.tensors_.reserve(most);
     index_.by_name_.reserve(most);
-    lagged_ = index_.by_name_.capacity() > lag_above_slots;
     index_.dims_ = dim_arena(header_bytes / 16);
   }
 
@@ -196,7 +195,6 @@ class header_builder {
   std::uint32_t repeat_ = no_repeat;
   std::uint32_t indexed_ = 0;  // tensors whose names are in the table
   std::uint64_t hashes_[name_lag] = {};
-  bool lagged_ = false;
   bool walked_ = false;
   std::uint64_t walked_end_ = 0;
 };

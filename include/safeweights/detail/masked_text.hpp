@@ -7,9 +7,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
-#include "safeweights/version.hpp"
+#include "safeweights/detail/unaligned_load.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
@@ -33,12 +32,6 @@ struct masked_text {
                                                  0xffffffffffff,
                                                  0xffffffffffffff,
                                                  ~std::uint64_t{0}};
-
-  static std::uint64_t load8(const char* p) noexcept {
-    std::uint64_t w;
-    std::memcpy(&w, p, 8);
-    return w;
-  }
 
   // Holds the `n` (1..capacity) bytes at `text`, which has capacity readable bytes.
   void set(const char* text, std::size_t n) noexcept {

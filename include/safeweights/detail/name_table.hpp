@@ -55,9 +55,10 @@ class name_table {
   // For bulk inserts: hash ahead and prefetch the slot, insert a few names
   // later, so that the cache misses of a table larger than the cache
   // overlap instead of queueing.
-  // (GCC 12 deletes a __builtin_prefetch it sees under an `if`, even one
-  // inlined from here, so on x86-64 the instruction is written out. A read
-  // prefetch, as baseline x86-64 has no prefetchw; a null one is harmless.)
+  // (GCC 12 dropped the __builtin_prefetch here once the caller was inlined
+  // with this call under a branch, so on x86-64 the instruction is written
+  // out. A read prefetch, as baseline x86-64 has no prefetchw; a null one is
+  // harmless.)
   void prefetch(std::uint64_t h) const noexcept {
     const slot* s = capacity_ != 0 ? slots_ + home(h) : slots_;
 #if defined(__x86_64__)
