@@ -90,7 +90,8 @@ int run_metadata(args_t args) {
       plan->set_metadata(value.substr(0, eq), value.substr(eq + 1));
     } else if (name == "--delete") {
       auto& m = plan->metadata;
-      auto it = std::find_if(m.begin(), m.end(), [&](const auto& kv) { return kv.first == value; });
+      const std::string& key = value;  // clang 14 cannot capture a structured binding
+      auto it = std::find_if(m.begin(), m.end(), [&key](const auto& kv) { return kv.first == key; });
       if (it == m.end())
         return fail(sw::make_error(sw::errc::invalid_argument,
                                    path + ": no metadata key " + sw::detail::quote_name(value) + " to delete"));
