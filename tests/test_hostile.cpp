@@ -162,6 +162,41 @@ TEST_CASE("hostile: 1,000,000 tiny tensors are indexed (both parsers), and max_t
   }
 }
 
+// A header over 1 MiB gets a name table over 256 KiB, where names enter a few
+// tensors after they are read (their slots prefetched). A repeat must still be
+// found wherever it falls: inside that lag, exactly at it, or among the last
+// names, which enter only when the header ends.
+TEST_CASE("hostile: a repeated name in a header over 1 MiB is found wherever it falls (both parsers)") {
+  constexpr int count = 25'000;
+  auto entry = [](int i, const std::string& name) {
+    return "\"" + name + "\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[" + std::to_string(i) + "," +
+           std::to_string(i + 1) + "]}";
+  };
+  auto name_of = [](int i) { return "layers." + std::to_string(i) + ".attn.weight"; };
+  // Tensor `at` is renamed to repeat tensor `first`.
+  auto header = [&](int first, int at) {
+    std::string json = "{";
+    for (int i = 0; i < count; ++i) json += (i ? "," : "") + entry(i, name_of(i == at ? first : i));
+    return json + "}";
+  };
+  REQUIRE(header(0, 0).size() > (std::size_t{1} << 20));
+  const std::pair<int, int> repeats[] = {{100, 101}, {100, 108}, {100, 109}, {0, count - 1}, {count - 9, count - 2}};
+  for (auto [first, at] : repeats) {
+    for (bool general : {false, true}) {
+      INFO("tensor ", at, " repeats tensor ", first, general ? " (general parser)" : " (canonical fast path)");
+      auto bytes = make_file((general ? " " : "") + header(first, at), count);
+      auto r = sw::reader::from_buffer(bytes);
+      REQUIRE_FALSE(r.has_value());
+      CHECK(r.code() == errc::duplicate_key);
+      CHECK(r.error_value().message.find("`" + name_of(first) + "` appears twice") != std::string::npos);
+    }
+  }
+  const auto unique_bytes = make_file(header(0, 0), count);  // `at` 0 renames nothing
+  auto unique = sw::reader::from_buffer(unique_bytes);
+  REQUIRE_MESSAGE(unique.has_value(), unique.error_value().message);
+  CHECK(unique->find(name_of(count - 1))->begin == static_cast<std::uint64_t>(count - 1));
+}
+
 // Names chosen to share one probe chain are chosen for one seed only: every
 // process draws its own, so a file cannot be built against all of them.
 TEST_CASE("hostile: the name hash is keyed by a seed drawn per process, so colliding names are no use to a file") {
