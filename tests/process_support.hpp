@@ -1,12 +1,14 @@
 // Running a program from a test (the project's own binaries, mpirun,
 // openssl): its exit status and what it printed. stdout and stderr go to
 // files (no pipe can fill up and block the child), stdin is /dev/null; a
-// program without a slash in its name is looked up on PATH.
+// program without a slash in its name is looked up on PATH. The child's
+// peak resident memory comes from wait4, for tests that bound it.
 #pragma once
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <cerrno>
@@ -24,6 +26,7 @@ struct run_result {
   int status = -1;  // the exit code, or 128 + the signal that killed it
   std::string out;
   std::string err;
+  long peak_rss_kib = 0;  // the child's ru_maxrss
 };
 
 inline std::string read_text(const std::filesystem::path& p) {
@@ -67,8 +70,9 @@ inline run_result run_program(const std::string& program, const std::vector<std:
   posix_spawn_file_actions_destroy(&actions);
   REQUIRE_MESSAGE(rc == 0, "cannot start ", program);
   int wstatus = 0;
-  while (waitpid(pid, &wstatus, 0) < 0) REQUIRE(errno == EINTR);
-  return run_result{exit_status(wstatus), read_text(out_path), read_text(err_path)};
+  struct rusage usage {};
+  while (wait4(pid, &wstatus, 0, &usage) < 0) REQUIRE(errno == EINTR);
+  return run_result{exit_status(wstatus), read_text(out_path), read_text(err_path), usage.ru_maxrss};
 }
 
 }  // namespace test_support

@@ -189,6 +189,122 @@ TEST_CASE("convert refuses pickles, object arrays and broken files, saying why, 
   CHECK(dir.entries() == 1);
 }
 
+namespace {
+
+// zip's CRC-32 (reflected, polynomial 0xEDB88320), a bit at a time: the
+// archives below are a few hundred bytes.
+std::uint32_t crc32_of(std::string_view bytes) {
+  std::uint32_t crc = 0xFFFFFFFF;
+  for (unsigned char c : bytes) {
+    crc ^= c;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320 & (0 - (crc & 1)));
+  }
+  return ~crc;
+}
+
+void put_le(std::string& out, std::uint64_t v, int bytes) {
+  for (int k = 0; k < bytes; ++k) out += static_cast<char>((v >> (8 * k)) & 0xFF);
+}
+
+// A version 1.0 .npy preamble of a (2, n) uint8 array, padded to 64 bytes as NumPy pads it.
+std::string npy_u8_preamble(std::uint64_t n, bool fortran) {
+  std::string dict = "{'descr': '|u1', 'fortran_order': " + std::string(fortran ? "True" : "False") +
+                     ", 'shape': (2, " + std::to_string(n) + "), }";
+  std::size_t header = dict.size() + 1;
+  header += (64 - (10 + header) % 64) % 64;
+  dict.resize(header - 1, ' ');
+  std::string out = "\x93NUMPY\x01";
+  out += '\0';
+  put_le(out, header, 2);
+  return out + dict + "\n";
+}
+
+// A zip archive written by hand (libzip would not write a lie): one member
+// `name` holding `data`, stored, or deflated as one stored deflate block, whose
+// local header and central directory both say it holds `declared` bytes.
+std::string one_member_zip(const std::string& name, const std::string& data, std::uint32_t declared, bool deflate) {
+  std::string packed = data;
+  if (deflate) {
+    packed = "\x01";  // the final block, stored: LEN, NLEN, the bytes
+    put_le(packed, data.size(), 2);
+    put_le(packed, 0xFFFF & ~data.size(), 2);
+    packed += data;
+  }
+  const std::uint16_t method = deflate ? 8 : 0;
+  auto entry = [&](std::string& out) {  // the fields both headers share, from the method on
+    put_le(out, method, 2);
+    put_le(out, 0, 2);       // time
+    put_le(out, 0x21, 2);    // date: 1980-01-01
+    put_le(out, crc32_of(data), 4);
+    put_le(out, packed.size(), 4);
+    put_le(out, declared, 4);
+    put_le(out, name.size(), 2);
+    put_le(out, 0, 2);       // extra field length
+  };
+  std::string zip;
+  put_le(zip, 0x04034b50, 4);
+  put_le(zip, 20, 2);  // version needed
+  put_le(zip, 0, 2);   // flags
+  entry(zip);
+  zip += name + packed;
+  const std::size_t directory_at = zip.size();
+  put_le(zip, 0x02014b50, 4);
+  put_le(zip, 20, 2);  // made by
+  put_le(zip, 20, 2);  // needed
+  put_le(zip, 0, 2);   // flags
+  entry(zip);
+  put_le(zip, 0, 2);   // comment length
+  put_le(zip, 0, 2);   // disk
+  put_le(zip, 0, 2);   // internal attributes
+  put_le(zip, 0, 4);   // external attributes
+  put_le(zip, 0, 4);   // the local header's offset
+  zip += name;
+  const std::size_t directory_size = zip.size() - directory_at;
+  put_le(zip, 0x06054b50, 4);
+  put_le(zip, 0, 4);  // disk numbers
+  put_le(zip, 1, 2);
+  put_le(zip, 1, 2);
+  put_le(zip, directory_size, 4);
+  put_le(zip, directory_at, 4);
+  put_le(zip, 0, 2);
+  return zip;
+}
+
+}  // namespace
+
+TEST_CASE("convert .npz: a member whose zip directory states more bytes than it can hold is refused at once (issue 13)") {
+  // f.npy holds a (2, n) uint8 array: its preamble and 16 bytes. An honest
+  // archive says so; a hostile one says 1.5 GiB (n = 768 Mi), which a reader
+  // that allocates what the directory states would zero-fill before reading.
+  const std::uint64_t hostile_n = std::uint64_t{768} << 20;
+  const long rss_bound_kib = 64 * 1024;
+  scratch_dir dir;
+  for (bool fortran : {true, false})
+    for (bool deflate : {false, true}) {
+      INFO("fortran_order ", fortran, ", deflated ", deflate);
+      const std::string honest_data = npy_u8_preamble(8, fortran) + std::string(16, '\x07');
+      fs::path honest = dir / "honest.npz", out = dir / "out.safetensors";
+      test_support::write_text(honest, one_member_zip("f.npy", honest_data, honest_data.size(), deflate));
+      sw::reader r = convert_ok({"convert", honest.string(), out.string()});
+      CHECK(shape_of(r, "f") == std::vector<std::uint64_t>{2, 8});
+      fs::remove(out);
+
+      const std::string preamble = npy_u8_preamble(hostile_n, fortran);
+      REQUIRE(preamble.size() == npy_u8_preamble(8, fortran).size());
+      const std::string data = preamble + std::string(16, '\x07');
+      fs::path hostile = dir / "hostile.npz";
+      test_support::write_text(hostile, one_member_zip("f.npy", data, preamble.size() + 2 * hostile_n, deflate));
+      run_result bad = run({"convert", hostile.string(), out.string()});
+      INFO(bad.err);
+      CHECK(bad.status == 1);
+      CHECK(bad.err.starts_with("safeweights: " + hostile.string() + ": member `f.npy`: "));
+      CHECK(bad.err.find("the zip directory says it holds " + std::to_string(preamble.size() + 2 * hostile_n)) !=
+            std::string::npos);
+      CHECK(bad.peak_rss_kib < rss_bound_kib);
+      CHECK_FALSE(fs::exists(out));
+    }
+}
+
 TEST_CASE("convert to .npz and back: every conformance file NumPy can hold comes back byte for byte") {
   scratch_dir dir;
   std::size_t round_trips = 0;

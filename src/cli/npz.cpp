@@ -42,6 +42,14 @@ bool has_zip_magic(std::span<const std::byte> first) {
 
 // ------------------------------------------------------------------ reading
 
+std::optional<std::uint64_t> npz_reader::most_bytes(std::uint16_t method, std::uint64_t packed) {
+  constexpr std::uint64_t deflate_ratio = 1032;
+  if (method == ZIP_CM_STORE) return packed;
+  if (method == ZIP_CM_DEFLATE)
+    return packed > UINT64_MAX / deflate_ratio ? UINT64_MAX : packed * deflate_ratio;
+  return std::nullopt;
+}
+
 sw::result<npz_reader> npz_reader::open(const std::string& path) {
   int code = 0;
   zip_t* za = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
@@ -59,11 +67,20 @@ sw::result<npz_reader> npz_reader::open(const std::string& path) {
   for (zip_int64_t i = 0; i < n; ++i) {
     zip_stat_t st;
     zip_stat_init(&st);
-    if (zip_stat_index(za, static_cast<zip_uint64_t>(i), 0, &st) != 0 || !(st.valid & ZIP_STAT_NAME) ||
-        !(st.valid & ZIP_STAT_SIZE))
+    constexpr zip_uint64_t needed = ZIP_STAT_NAME | ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD;
+    if (zip_stat_index(za, static_cast<zip_uint64_t>(i), 0, &st) != 0 || (st.valid & needed) != needed)
       return sw::make_error(sw::errc::invalid_argument,
                             path + ": zip entry " + std::to_string(i) + " cannot be read: " + zip_strerror(za));
-    r.members_.push_back({st.name, static_cast<std::uint64_t>(i), st.size});
+    member m{st.name, static_cast<std::uint64_t>(i), st.size, st.comp_size, st.comp_method};
+    if (auto most = most_bytes(m.method, m.packed); most && m.size > *most)
+      return sw::make_error(
+          sw::errc::data_truncated,
+          path + ": member " + sw::detail::quote_name(m.name) + ": the zip directory says it holds " +
+              std::to_string(m.size) + " bytes, but its " + std::to_string(m.packed) +
+              (m.method == ZIP_CM_STORE ? " bytes are stored uncompressed"
+                                        : " deflated bytes inflate to at most " + std::to_string(*most)) +
+              " (a damaged or hostile archive)");
+    r.members_.push_back(std::move(m));
   }
   return r;
 }
@@ -73,16 +90,20 @@ sw::result<std::vector<std::byte>> npz_reader::read_prefix(const member& m, std:
   if (!f)
     return sw::make_error(sw::errc::io_error, path_ + ": member " + sw::detail::quote_name(m.name) + ": " +
                                                   zip_strerror(archive_of(archive_)));
-  std::vector<std::byte> out(n);
+  // Room for what the member can hold; past that, room grows only as bytes arrive.
+  std::optional<std::uint64_t> most = most_bytes(m.method, m.packed);
+  std::vector<std::byte> out(static_cast<std::size_t>(std::min<std::uint64_t>(n, most ? *most : m.packed)));
   std::size_t got = 0;
   std::string failure;
   while (got < n) {
-    zip_int64_t k = zip_fread(f, out.data() + got, n - got);
+    if (got == out.size()) out.resize(std::min(n, std::max<std::size_t>(2 * out.size(), 4096)));
+    zip_int64_t k = zip_fread(f, out.data() + got, out.size() - got);
     if (k < 0) failure = zip_error_strerror(zip_file_get_error(f));
     if (k <= 0) break;
     got += static_cast<std::size_t>(k);
   }
   zip_fclose(f);
+  out.resize(got);
   if (!failure.empty())
     return sw::make_error(sw::errc::invalid_argument,
                           path_ + ": member " + sw::detail::quote_name(m.name) + ": " + failure);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,15 +24,27 @@ class npz_reader {
     std::string name;          // in the archive, e.g. "fc.weight.npy"
     std::uint64_t index = 0;   // libzip's
     std::uint64_t size = 0;    // uncompressed, as the directory says
+    std::uint64_t packed = 0;  // in the archive (compressed, or not)
+    std::uint16_t method = 0;  // zip's compression method (0 stored, 8 deflate)
   };
 
-  // Opens the archive and checks its directory (a truncated file has none).
+  // The most bytes a member stored in `packed` bytes with zip method
+  // `method` can hold: a stored member its packed size, a deflated one 1032
+  // times it (a deflate match spends at least 2 bits on 258 bytes); nullopt
+  // for methods with no such bound.
+  static std::optional<std::uint64_t> most_bytes(std::uint16_t method, std::uint64_t packed);
+
+  // Opens the archive and checks its directory (a truncated file has none),
+  // refusing a member whose stated size its packed bytes cannot hold: sizes
+  // are trusted only then, so a small archive cannot make a reader allocate
+  // gigabytes.
   static sw::result<npz_reader> open(const std::string& path);
 
   const std::string& path() const { return path_; }
   const std::vector<member>& members() const { return members_; }
 
-  // Reads `n` bytes from the start of a member (n at most its size).
+  // Reads `n` bytes from the start of a member (n at most its size), in room
+  // that grows past what the member can hold only as bytes arrive.
   sw::result<std::vector<std::byte>> read_prefix(const member& m, std::size_t n) const;
 
   // The member's bytes from offset `skip` to its end, streamed and checked:
