@@ -393,11 +393,19 @@ TEST_CASE("convert to .npy and to a directory of .npy files") {
   CHECK(slash.status == 1);
   CHECK(slash.err.find("`a/b`") != std::string::npos);
   REQUIRE(run({"convert", odd.string(), (dir / "odd.npz").string()}).status == 0);  // fine inside a zip
-  fs::path evil = write_named(dir, "evil.safetensors", {"../../escape"});
-  run_result escape = run({"convert", evil.string(), (dir / "evil.npz").string()});
-  CHECK(escape.status == 1);
-  CHECK(escape.err.find("escapes") != std::string::npos);
-  CHECK_FALSE(fs::exists(dir / "evil.npz"));
+  // Windows unzip tools split at a backslash too and take "C:" as a drive (issue 13).
+  for (std::string name :
+       {"../../escape", "/etc/escape", "..\\..\\escape", "a\\..\\..\\b", "\\escape", "C:\\escape", "c:escape"}) {
+    INFO(name);
+    fs::path evil = write_named(dir, "evil.safetensors", {name});
+    run_result escape = run({"convert", evil.string(), (dir / "evil.npz").string()});
+    CHECK(escape.status == 1);
+    CHECK(escape.err.find("escapes") != std::string::npos);
+    CHECK_FALSE(fs::exists(dir / "evil.npz"));
+  }
+  // A backslash inside a name, or a colon elsewhere, escapes nothing.
+  fs::path fine = write_named(dir, "fine.safetensors", {"a\\b", "layer:0", "1:x", "..x"});
+  CHECK(run({"convert", fine.string(), (dir / "fine.npz").string()}).status == 0);
 }
 
 TEST_CASE("convert --dtype: BF16, F16 and F32 casts equal PyTorch's own, bit for bit") {

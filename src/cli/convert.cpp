@@ -308,10 +308,15 @@ sw::result<void> write_npy_file(const std::string& path, const sw::tensor_view& 
 }
 
 // Names that would make unzip tools write outside their directory are refused.
+// Windows tools also split names at a backslash and take "C:" as a drive, so
+// a backslash counts as a separator here; a name like `a\b` (a directory at
+// worst, as `a/b` is) stays allowed.
 bool safe_member_name(std::string_view name) {
-  if (name.find('\0') != std::string_view::npos || name.starts_with('/')) return false;
+  if (name.find('\0') != std::string_view::npos || name.starts_with('/') || name.starts_with('\\')) return false;
+  if (name.size() >= 2 && name[1] == ':' && ((name[0] >= 'A' && name[0] <= 'Z') || (name[0] >= 'a' && name[0] <= 'z')))
+    return false;
   for (std::size_t start = 0;;) {
-    std::size_t slash = name.find('/', start);
+    std::size_t slash = name.find_first_of("/\\", start);
     if (name.substr(start, slash - start) == "..") return false;
     if (slash == std::string_view::npos) return true;
     start = slash + 1;
@@ -360,7 +365,8 @@ int from_safetensors(const std::string& in, const std::string& out, output_kind 
   for (const sw::tensor_info& t : tensors)
     if (!safe_member_name(t.name))
       return fail(refused(in, "tensor " + sw::detail::quote_name(t.name) +
-                                  " would be an archive member that escapes its directory (NUL, leading '/' or '..')"));
+                                  " would be an archive member that escapes its directory (NUL, a leading '/', '\\' or "
+                                  "drive letter, or a '..' between separators)"));
   auto archive = npz_writer::create(out, compress);
   if (!archive) return fail(archive.error_value());
   for (std::size_t i = 0; i < tensors.size(); ++i) {
