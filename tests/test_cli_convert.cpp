@@ -408,6 +408,44 @@ TEST_CASE("convert to .npy and to a directory of .npy files") {
   CHECK(run({"convert", fine.string(), (dir / "fine.npz").string()}).status == 0);
 }
 
+TEST_CASE("convert to a directory is all or nothing: a failure leaves no directory, no .npy and no temporary (issue 13)") {
+  scratch_dir dir;
+  // "a" is written first; "zzz..." makes a name past NAME_MAX, found only when its file is created.
+  const std::string long_name(300, 'z');
+  fs::path in = write_named(dir, "in.safetensors", {"a", long_name});
+  fs::path out = dir / "arrays";
+  run_result r = run({"convert", in.string(), out.string() + "/"});
+  CHECK(r.status == 1);
+  CHECK(r.err.starts_with("safeweights: " + out.string() + ": tensor `zzzz"));
+  CHECK(r.err.find("File name too long") != std::string::npos);
+  CHECK(dir.entries() == 1);  // only IN: no directory, no .arrays.tmp-XXXXXX
+
+  // An empty directory is filled whole, keeping its mode; it stays empty when the conversion fails.
+  fs::create_directory(out);
+  fs::permissions(out, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
+  CHECK(run({"convert", in.string(), out.string()}).status == 1);
+  CHECK(fs::is_empty(out));
+  CHECK(dir.entries() == 2);
+  fs::path fine = write_named(dir, "fine.safetensors", {"a", "b"});
+  run_result ok = run({"convert", fine.string(), out.string() + "/"});
+  INFO(ok.err);
+  REQUIRE(ok.status == 0);
+  CHECK(fs::exists(out / "a.npy"));
+  CHECK(fs::exists(out / "b.npy"));
+  CHECK(fs::status(out).permissions() == (fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec));
+  CHECK(dir.entries() == 3);
+
+  // A directory holding files is refused, not mixed with new arrays, and left as it was.
+  fs::path other = write_named(dir, "other.safetensors", {"c"});
+  run_result full = run({"convert", other.string(), out.string()});
+  CHECK(full.status == 1);
+  CHECK(full.err == "safeweights: " + out.string() + ": the directory is not empty; its files would be mixed with "
+                                                      "the new ones, so give a new or empty directory\n");
+  CHECK_FALSE(fs::exists(out / "c.npy"));
+  CHECK(fs::exists(out / "a.npy"));
+  CHECK(dir.entries() == 4);
+}
+
 TEST_CASE("convert --dtype: BF16, F16 and F32 casts equal PyTorch's own, bit for bit") {
   scratch_dir dir;
   sw::reader casts = convert_ok({"convert", torch_file("torch_casts.npz").string(), (dir / "casts.safetensors").string()});

@@ -2,7 +2,7 @@
 // to safetensors, and a safetensors file back to .npz, .npy or a directory
 // of .npy files. Inputs are told apart by their first bytes, never by their
 // names; pickles (torch.save, pickle, joblib, object arrays) are refused.
-#include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +16,7 @@
 #include "npz.hpp"
 #include "options.hpp"
 #include "plan.hpp"
+#include "staged_directory.hpp"
 #include "streams.hpp"
 
 namespace safeweights_cli {
@@ -41,9 +42,12 @@ constexpr std::string_view help =
     "From safetensors: to an .npz archive (members NAME.npy, stored as np.savez\n"
     "does, or deflated with --compress as np.savez_compressed does), to one\n"
     ".npy file (IN must hold one tensor), or to a directory (OUT ends in '/' or\n"
-    "is one) of NAME.npy files. NumPy has no BF16, F8_* or packed F4/F6 dtype:\n"
-    "such tensors need --dtype (or are an error). Metadata is not carried:\n"
-    "NumPy files have no place for it.\n"
+    "is one) of NAME.npy files. The directory must be new or empty: it is\n"
+    "written as .NAME.tmp-XXXXXX beside it and renamed into place at the end,\n"
+    "so it appears whole or not at all; one holding files is refused rather\n"
+    "than mixed with the new arrays. NumPy has no BF16, F8_* or packed F4/F6\n"
+    "dtype: such tensors need --dtype (or are an error). Metadata is not\n"
+    "carried: NumPy files have no place for it.\n"
     "\n"
     "Every output is written atomically; on error nothing is left behind.\n"
     "The .npy preambles are written by xtensor's xnpy; archives by libzip.\n"
@@ -289,22 +293,44 @@ std::uint64_t npy_file_size(const sw::tensor_view& view, sw::dtype out_type) {
   return npy_preamble(out_type, view.shape()).size() + view.elements() * sw::byte_width(out_type);
 }
 
-sw::result<void> write_npy_file(const std::string& path, const sw::tensor_view& view, sw::dtype out_type,
-                                progress* bar) {
-  auto file = sw::atomic_file::create(path);
-  if (!file) return std::move(file).error_value();
-  sw::detail::fd_sink sink(file->fd());
+// A whole .npy file (preamble, then data) written to `fd`; `where` names it in errors.
+sw::result<void> write_npy_bytes(int fd, const std::string& where, const sw::tensor_view& view, sw::dtype out_type,
+                                 progress* bar) {
+  sw::detail::fd_sink sink(fd);
   sw::chunk_source bytes = npy_bytes(view, out_type, bar);
   std::vector<std::byte> chunk(std::size_t{4} << 20);
   for (std::uint64_t left = npy_file_size(view, out_type); left > 0;) {
     std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size()));
     std::size_t got = bytes(std::span(chunk.data(), want));
-    if (got == 0) return sw::make_error(sw::errc::stream_failed, path + ": the tensor's bytes ended early");
-    if (auto r = sink.write(std::span(chunk.data(), got)); !r) return std::move(r).error_value().in(path);
+    if (got == 0) return sw::make_error(sw::errc::stream_failed, where + ": the tensor's bytes ended early");
+    if (auto r = sink.write(std::span(chunk.data(), got)); !r) return std::move(r).error_value().in(where);
     left -= got;
   }
-  if (auto r = sink.flush(); !r) return std::move(r).error_value().in(path);
+  if (auto r = sink.flush(); !r) return std::move(r).error_value().in(where);
+  return {};
+}
+
+sw::result<void> write_npy_file(const std::string& path, const sw::tensor_view& view, sw::dtype out_type,
+                                progress* bar) {
+  auto file = sw::atomic_file::create(path);
+  if (!file) return std::move(file).error_value();
+  if (auto w = write_npy_bytes(file->fd(), path, view, out_type, bar); !w) return w;
   return file->commit();
+}
+
+// NAME.npy in a staged directory (no temporary of its own: the directory is
+// one, and a temporary's longer name could pass NAME_MAX). Errors name the
+// tensor, quoted, and the directory the user gave.
+sw::result<void> write_npy_into(const staged_directory& dir, const sw::tensor_view& view, sw::dtype out_type,
+                                progress* bar) {
+  const std::string where = dir.target() + ": tensor " + sw::detail::quote_name(view.name());
+  const std::string path = dir.path() + "/" + std::string(view.name()) + ".npy";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) return sw::errno_error(sw::errc::write_failed, where + ": cannot create its .npy file");
+  sw::file_handle file(fd);
+  if (auto w = write_npy_bytes(fd, where, view, out_type, bar); !w) return w;
+  if (::fsync(fd) != 0) return sw::errno_error(sw::errc::write_failed, where + ": cannot sync its .npy file");
+  return {};
 }
 
 // Names that would make unzip tools write outside their directory are refused.
@@ -352,14 +378,14 @@ int from_safetensors(const std::string& in, const std::string& out, output_kind 
       if (t.name.find('/') != std::string_view::npos || t.name.find('\0') != std::string_view::npos)
         return fail(refused(in, "tensor " + sw::detail::quote_name(t.name) +
                                     " cannot be a file name (it holds '/' or NUL): convert to an .npz instead"));
-    if (::mkdir(out.c_str(), 0777) != 0 && errno != EEXIST)
-      return fail(sw::errno_error(sw::errc::write_failed, out + ": cannot create the directory"));
+    auto dir = staged_directory::create(out);
+    if (!dir) return fail(dir.error_value());
     for (std::size_t i = 0; i < tensors.size(); ++i) {
       auto view = r->tensor(tensors[i]);
       if (!view) return fail(view.error_value());
-      std::string path = (std::filesystem::path(out) / (std::string(tensors[i].name) + ".npy")).string();
-      if (auto w = write_npy_file(path, *view, (*types)[i], &bar); !w) return fail(w.error_value());
+      if (auto w = write_npy_into(*dir, *view, (*types)[i], &bar); !w) return fail(w.error_value());
     }
+    if (auto c = dir->commit(); !c) return fail(c.error_value());
     return exit_ok;
   }
   for (const sw::tensor_info& t : tensors)
