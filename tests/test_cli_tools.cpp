@@ -404,7 +404,7 @@ TEST_CASE("merge refuses an index and shards that disagree, and writes nothing")
     return t.replace(at, from.size(), to);
   };
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {replaced("\"a\": \"model-00002", "\"a\": \"model-00003"), "puts it in model-00003"},
+      {replaced("\"a\": \"model-00002", "\"a\": \"model-00003"), "puts it in `model-00003"},
       {replaced("    \"c\": \"model-00002-of-00003.safetensors\",\n", ""), "not in the index"},
       {replaced("\"d\": \"model-00003", "\"d\": \"../model-00003"), "not a plain file name"},
       {replaced("\"b\": \"model-00001-of-00003.safetensors\"", "\"b\": \"model-00001-of-00003.safetensors\", \"b\": \"x\""),
@@ -428,6 +428,68 @@ TEST_CASE("merge refuses an index and shards that disagree, and writes nothing")
   CHECK(twice.status == 1);
   CHECK(twice.err.find("tensor `b` is in two shards") != std::string::npos);
   CHECK_FALSE(fs::exists(merged));
+}
+
+TEST_CASE("merge quotes and escapes the shard and tensor names an index gives (issue 13)") {
+  // A name that would turn a terminal red and break the line, as a shard file and a tensor.
+  const std::string evil = "sh\x1b[31m\nard.safetensors", evil_tensor = "t\x1b[31m\nx";
+  const std::string evil_json = "sh\\u001b[31m\\nard.safetensors", evil_tensor_json = "t\\u001b[31m\\nx";
+  const std::string evil_shown = "`sh\\x1b[31m\\x0aard.safetensors`", evil_tensor_shown = "`t\\x1b[31m\\x0ax`";
+  scratch_dir dir;
+  write(dir / evil, {sized(evil_tensor, 4)}, {{"k", "1"}});
+  write(dir / "plain.safetensors", {sized("p", 4)}, {{"k", "2"}});
+  write(dir / "twin.safetensors", {sized(evil_tensor, 4)});
+  auto index = [&](const std::string& weight_map) {
+    test_support::write_text(dir / "model.safetensors.index.json", "{\"weight_map\": {" + weight_map + "}}");
+    return (dir / "model.safetensors.index.json").string();
+  };
+  struct bad_index {
+    std::string weight_map, says;
+    std::vector<std::string> shown;
+  };
+  const std::vector<bad_index> cases = {
+      {"\"p\": \"missing" + evil_json + "\"", "cannot open", {"`missing" + evil_shown.substr(1)}},
+      {"\"" + evil_tensor_json + "\": \"" + evil_json + "\", \"x\": \"twin.safetensors\"", "is in two shards",
+       {evil_tensor_shown, evil_shown, "`twin.safetensors`"}},
+      {"\"" + evil_tensor_json + "\": \"plain.safetensors\", \"p\": \"plain.safetensors\", \"q\": \"" + evil_json + "\"",
+       "but the index puts it in", {evil_tensor_shown, evil_shown, "`plain.safetensors`"}},
+      {"\"" + evil_tensor_json + "\": \"" + evil_json + "\", \"gh\\u001bost\": \"" + evil_json + "\"",
+       "which lacks it", {"`gh\\x1bost`", evil_shown}},
+      {"\"p\": \"plain.safetensors\", \"q\": \"" + evil_json + "\"", "is not in the index's weight_map",
+       {evil_tensor_shown, evil_shown}},
+  };
+  fs::path merged = dir / "merged.safetensors";
+  for (const bad_index& c : cases) {
+    run_result r = run({"merge", index(c.weight_map), merged.string()});
+    INFO(c.says, ": ", r.err);
+    CHECK(r.status == 1);
+    CHECK(r.err.find(c.says) != std::string::npos);
+    CHECK(r.err.find('\x1b') == std::string::npos);
+    CHECK(lines_of(r.err).size() == 1);
+    for (const std::string& s : c.shown) CHECK(r.err.find(s) != std::string::npos);
+    CHECK_FALSE(fs::exists(merged));
+  }
+  // A metadata value that differs between shards is a warning naming the shard.
+  run_result warned = run({"merge", index("\"p\": \"plain.safetensors\", \"" + evil_tensor_json + "\": \"" + evil_json + "\""),
+                           merged.string()});
+  INFO(warned.err);
+  CHECK(warned.status == 0);
+  CHECK(warned.err.find('\x1b') == std::string::npos);
+  CHECK(lines_of(warned.err).size() == 1);
+  CHECK(warned.err.find("warning: ") != std::string::npos);
+  CHECK(warned.err.find(evil_shown) != std::string::npos);
+}
+
+TEST_CASE("convert to a directory quotes and escapes a tensor name it cannot make a file of (issue 13)") {
+  scratch_dir dir;
+  fs::path in = write(dir / "in.safetensors", {sized("esc\x1b[31m\n" + std::string(300, 'z'), 4)});
+  run_result r = run({"convert", in.string(), (dir / "arrays").string() + "/"});
+  INFO(r.err);
+  CHECK(r.status == 1);
+  CHECK(r.err.find('\x1b') == std::string::npos);
+  CHECK(lines_of(r.err).size() == 1);
+  CHECK(r.err.find(": tensor `esc\\x1b[31m\\x0azzz") != std::string::npos);
+  CHECK(r.err.find("File name too long") != std::string::npos);
 }
 
 TEST_CASE("merge: metadata from the shards; a wrong total_size is only a warning") {

@@ -35,6 +35,15 @@ constexpr std::string_view help =
 
 void warn(const std::string& message) { print_error("warning: " + message); }
 
+// A shard's error, its path (which holds the index's name for the shard) in
+// front replaced by that name, quoted: the index may name shards anything.
+sw::error in_shard(sw::error e, const std::string& path, const std::string& index_path, std::string_view shard) {
+  std::string_view why = e.message;
+  if (why.starts_with(path + ": ")) why.remove_prefix(path.size() + 2);
+  e.message = index_path + ": shard " + sw::detail::quote_name(shard) + ": " + std::string(why);
+  return e;
+}
+
 }  // namespace
 
 int run_merge(args_t args) {
@@ -62,8 +71,9 @@ int run_merge(args_t args) {
   }
   std::vector<sw::reader> shards;
   for (const std::string& name : shard_names) {
-    auto r = sw::reader::open((dir / name).string());
-    if (!r) return fail(r.error_value());
+    const std::string path = (dir / name).string();
+    auto r = sw::reader::open(path);
+    if (!r) return fail(in_shard(std::move(r).error_value(), path, index_path, name));
     shards.push_back(std::move(*r));
   }
 
@@ -73,8 +83,8 @@ int run_merge(args_t args) {
     for (const sw::tensor_info& t : shards[s].tensors())
       if (auto [it, fresh] = found_in.emplace(t.name, s); !fresh)
         return fail(sw::make_error(sw::errc::duplicate_key, index_path + ": tensor " + quote_name(t.name) +
-                                                                " is in two shards, " + shard_names[it->second] +
-                                                                " and " + shard_names[s]));
+                                                                " is in two shards, " + quote_name(shard_names[it->second]) +
+                                                                " and " + quote_name(shard_names[s])));
   planned_file plan;
   std::uint64_t total = 0;
   for (std::size_t s = 0; s < shards.size(); ++s) {
@@ -83,14 +93,14 @@ int run_merge(args_t args) {
       auto listed = shard_of.find(t.name);
       if (listed == shard_of.end())
         return fail(sw::make_error(sw::errc::invalid_argument, index_path + ": tensor " + quote_name(t.name) +
-                                                                   " of " + shard_names[s] +
+                                                                   " of " + quote_name(shard_names[s]) +
                                                                    " is not in the index's weight_map"));
       if (listed->second != shard_names[s])
         return fail(sw::make_error(sw::errc::invalid_argument,
-                                   index_path + ": tensor " + quote_name(t.name) + " is in " + shard_names[s] +
-                                       " but the index puts it in " + std::string(listed->second)));
+                                   index_path + ": tensor " + quote_name(t.name) + " is in " + quote_name(shard_names[s]) +
+                                       " but the index puts it in " + quote_name(listed->second)));
       auto view = r.tensor(t);
-      if (!view) return fail(view.error_value());
+      if (!view) return fail(in_shard(std::move(view).error_value(), r.source(), index_path, shard_names[s]));
       plan.tensors.push_back({std::string(t.name), *view, t.type});
       total += t.byte_size();
     }
@@ -98,15 +108,15 @@ int run_merge(args_t args) {
       auto it = std::find_if(plan.metadata.begin(), plan.metadata.end(), [&](auto& kv) { return kv.first == m.key; });
       if (it == plan.metadata.end()) plan.set_metadata(std::string(m.key), std::string(m.value));
       else if (it->second != m.value)
-        warn(printable(shard_names[s]) + ": metadata " + quote_name(m.key) + " differs from an earlier shard's; kept " +
-             quote_name(it->second));
+        warn(index_path + ": shard " + quote_name(shard_names[s]) + ": metadata " + quote_name(m.key) +
+             " differs from an earlier shard's; kept " + quote_name(it->second));
     }
     if (r.has_metadata()) plan.has_metadata = true;
   }
   for (const auto& [tensor, shard] : index->weight_map)
     if (!found_in.count(tensor))
       return fail(sw::make_error(sw::errc::tensor_not_found, index_path + ": the index puts tensor " +
-                                                                 quote_name(tensor) + " in " + shard +
+                                                                 quote_name(tensor) + " in " + quote_name(shard) +
                                                                  ", which lacks it"));
   if (index->total_size && *index->total_size != total)
     warn(printable(index_path) + ": total_size says " + std::to_string(*index->total_size) +
