@@ -272,7 +272,7 @@ std::string one_member_zip(const std::string& name, const std::string& data, std
 
 }  // namespace
 
-TEST_CASE("convert .npz: a member whose zip directory states more bytes than it can hold is refused at once (issue 13)") {
+TEST_CASE("convert .npz: a member stating more bytes than its packed bytes can hold is refused at once (issue 13)") {
   // f.npy holds a (2, n) uint8 array: its preamble and 16 bytes. An honest
   // archive says so; a hostile one says 1.5 GiB (n = 768 Mi), which a reader
   // that allocates what the directory states would zero-fill before reading.
@@ -408,7 +408,7 @@ TEST_CASE("convert to .npy and to a directory of .npy files") {
   CHECK(run({"convert", fine.string(), (dir / "fine.npz").string()}).status == 0);
 }
 
-TEST_CASE("convert to a directory is all or nothing: a failure leaves no directory, no .npy and no temporary (issue 13)") {
+TEST_CASE("convert to a directory is all or nothing: a failure leaves no directory, .npy or temporary (issue 13)") {
   scratch_dir dir;
   // "a" is written first; "zzz..." makes a name past NAME_MAX, found only when its file is created.
   const std::string long_name(300, 'z');

@@ -451,7 +451,8 @@ TEST_CASE("merge quotes and escapes the shard and tensor names an index gives (i
       {"\"p\": \"missing" + evil_json + "\"", "cannot open", {"`missing" + evil_shown.substr(1)}},
       {"\"" + evil_tensor_json + "\": \"" + evil_json + "\", \"x\": \"twin.safetensors\"", "is in two shards",
        {evil_tensor_shown, evil_shown, "`twin.safetensors`"}},
-      {"\"" + evil_tensor_json + "\": \"plain.safetensors\", \"p\": \"plain.safetensors\", \"q\": \"" + evil_json + "\"",
+      {"\"" + evil_tensor_json + "\": \"plain.safetensors\", \"p\": \"plain.safetensors\", \"q\": \"" + evil_json +
+           "\"",
        "but the index puts it in", {evil_tensor_shown, evil_shown, "`plain.safetensors`"}},
       {"\"" + evil_tensor_json + "\": \"" + evil_json + "\", \"gh\\u001bost\": \"" + evil_json + "\"",
        "which lacks it", {"`gh\\x1bost`", evil_shown}},
@@ -470,8 +471,8 @@ TEST_CASE("merge quotes and escapes the shard and tensor names an index gives (i
     CHECK_FALSE(fs::exists(merged));
   }
   // A metadata value that differs between shards is a warning naming the shard.
-  run_result warned = run({"merge", index("\"p\": \"plain.safetensors\", \"" + evil_tensor_json + "\": \"" + evil_json + "\""),
-                           merged.string()});
+  const std::string both = "\"p\": \"plain.safetensors\", \"" + evil_tensor_json + "\": \"" + evil_json + "\"";
+  run_result warned = run({"merge", index(both), merged.string()});
   INFO(warned.err);
   CHECK(warned.status == 0);
   CHECK(warned.err.find('\x1b') == std::string::npos);

@@ -82,9 +82,9 @@ int run_merge(args_t args) {
   for (std::size_t s = 0; s < shards.size(); ++s)
     for (const sw::tensor_info& t : shards[s].tensors())
       if (auto [it, fresh] = found_in.emplace(t.name, s); !fresh)
-        return fail(sw::make_error(sw::errc::duplicate_key, index_path + ": tensor " + quote_name(t.name) +
-                                                                " is in two shards, " + quote_name(shard_names[it->second]) +
-                                                                " and " + quote_name(shard_names[s])));
+        return fail(sw::make_error(sw::errc::duplicate_key,
+                                   index_path + ": tensor " + quote_name(t.name) + " is in two shards, " +
+                                       quote_name(shard_names[it->second]) + " and " + quote_name(shard_names[s])));
   planned_file plan;
   std::uint64_t total = 0;
   for (std::size_t s = 0; s < shards.size(); ++s) {
@@ -97,8 +97,9 @@ int run_merge(args_t args) {
                                                                    " is not in the index's weight_map"));
       if (listed->second != shard_names[s])
         return fail(sw::make_error(sw::errc::invalid_argument,
-                                   index_path + ": tensor " + quote_name(t.name) + " is in " + quote_name(shard_names[s]) +
-                                       " but the index puts it in " + quote_name(listed->second)));
+                                   index_path + ": tensor " + quote_name(t.name) + " is in " +
+                                       quote_name(shard_names[s]) + " but the index puts it in " +
+                                       quote_name(listed->second)));
       auto view = r.tensor(t);
       if (!view) return fail(in_shard(std::move(view).error_value(), r.source(), index_path, shard_names[s]));
       plan.tensors.push_back({std::string(t.name), *view, t.type});
