@@ -65,6 +65,7 @@ const std::pair<errc, const char*> expected_names[] = {
     {errc::load_cancelled, "load_cancelled"},
     {errc::invalid_shard_index, "invalid_shard_index"},
     {errc::invalid_bool, "invalid_bool"},
+    {errc::file_changed, "file_changed"},
 };
 
 bool is_snake_case(std::string_view s) {
@@ -332,7 +333,7 @@ TEST_CASE("errc: the codes outside the format rules are raised where FORMAT.md s
     REQUIRE(w.add("u", sw::dtype::U8, {3}, three));
     CHECK(w.add("u", sw::dtype::U8, {3}, three).code() == errc::duplicate_key);
   }
-  SUBCASE("data_truncated when a file shrinks after it was opened (pread mode)") {
+  SUBCASE("file_changed when a file shrinks after it was opened (pread mode)") {
     std::string path = (dir / "shrink.safetensors").string();
     test_support::write_bytes(path, image);
     sw::read_options o;
@@ -340,7 +341,7 @@ TEST_CASE("errc: the codes outside the format rules are raised where FORMAT.md s
     auto r = sw::reader::open(path, o);
     REQUIRE(r);
     std::filesystem::resize_file(path, 8 + json.size() + 4);
-    CHECK(r->tensor("a").code() == errc::data_truncated);
+    CHECK(r->tensor("a").code() == errc::file_changed);
   }
 }
 

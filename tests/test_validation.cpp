@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <optional>
@@ -209,6 +210,18 @@ TEST_CASE("R2: a length prefix over max_header_bytes is rejected") {
   CHECK(open_file_code(bytes, o) == errc::ok);
   o.max_header_bytes = 0;
   CHECK(sw::reader::from_buffer(bytes, o).code() == errc::header_too_large);
+
+  // A CSV file: its first 8 bytes read as a length mean nothing, so the
+  // message says what the file is not instead of printing that number.
+  const std::string csv = "name,age\nalice,30\nbob,40\n";
+  auto not_ours = sw::reader::from_buffer(std::as_bytes(std::span(csv.data(), csv.size())));
+  REQUIRE(not_ours.code() == errc::header_too_large);
+  std::uint64_t as_number = 0;
+  std::memcpy(&as_number, csv.data(), 8);
+  CHECK(not_ours.error_value().message.find("not a safetensors file") != std::string::npos);
+  CHECK(not_ours.error_value().message.find(std::to_string(as_number)) == std::string::npos);
+  // A plausible length over a lowered limit still shows its value.
+  CHECK(sw::reader::from_buffer(bytes, o).error_value().message.find(std::to_string(json.size())) != std::string::npos);
 }
 
 TEST_CASE("R3: a length prefix past the end of the file is rejected, without overflow near 2^64") {

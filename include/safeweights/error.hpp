@@ -57,9 +57,10 @@ enum class errc : std::uint8_t {
   load_cancelled,              // load_state_dict: the progress callback asked to stop; the module is unchanged
   invalid_shard_index,         // model.safetensors.index.json: malformed, or disagrees with its shards
   invalid_bool,                // a BOOL tensor read as bool holds a byte other than 0 or 1
+  file_changed,                // the file shrank or was cut short while being read (another process changed it)
 };
 
-inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::invalid_bool) + 1;
+inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::file_changed) + 1;
 
 // Snake-case names, in enum order; a test checks the table against the enum.
 inline constexpr std::array<std::string_view, errc_count> errc_names = {
@@ -103,6 +104,7 @@ inline constexpr std::array<std::string_view, errc_count> errc_names = {
     "load_cancelled",
     "invalid_shard_index",
     "invalid_bool",
+    "file_changed",
 };
 
 // The snake-case name of a code ("offsets_not_contiguous"); "unknown_error" for a value outside the enum.

@@ -13,24 +13,16 @@
 #include "safeweights/error.hpp"
 #include "safeweights/format/dtype.hpp"
 #include "safeweights/format/header_index.hpp"
+#include "safeweights/format/printable.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 namespace detail {
 
-// A name as it appears in a message: `name`, with control characters escaped.
+// A name as it appears in a message: `name`, escaped by printable() and cut at 200 bytes.
 inline std::string quote_name(std::string_view name) {
   std::string out = "`";
-  for (unsigned char c : name.substr(0, 200)) {
-    if (c < 0x20 || c == 0x7f) {
-      static constexpr char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
+  out += printable(name.substr(0, 200));
   if (name.size() > 200) out += "...";
   out += '`';
   return out;

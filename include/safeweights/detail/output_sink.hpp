@@ -47,6 +47,11 @@ class fd_sink {
       ssize_t w = ::write(fd_, p, n < (std::size_t{1} << 30) ? n : (std::size_t{1} << 30));
       if (w < 0) {
         if (errno == EINTR) continue;
+        // The bytes to write were in a mapping whose file shrank: the kernel
+        // could not read them (where a load would have raised SIGBUS).
+        if (errno == EFAULT)
+          return make_error(errc::file_changed, "the input changed while being read: the bytes to write lie in "
+                                                "a mapped file that shrank; nothing was written");
         return errno_error(errc::write_failed, "write failed");
       }
       p += w;

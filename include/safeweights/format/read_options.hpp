@@ -30,6 +30,14 @@ struct read_options {
   // in only its own pages. For tensor-parallel ranks and network storage;
   // whole-tensor reads get slower without readahead.
   bool random_access = false;
+  // The reader's own reads never touch the mapping: the header is parsed
+  // from a pread copy (never in the mapping, whatever its size) and slices
+  // and byte ranges are copied with pread, so a file that another process
+  // truncates gives errc::file_changed from those calls, never SIGBUS. The
+  // views tensor() and slice() hand out still point into the mapping: touch
+  // them inside guard_mapped_reads (io/fault_guard.hpp), or use
+  // io_mode::pread. Costs a copy of headers over 64 KiB.
+  bool shrink_safe = false;
 };
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END

@@ -10,7 +10,6 @@
 #include <openssl/pem.h>
 
 #include <array>
-#include <fstream>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -99,15 +98,9 @@ class ed25519_key {
   }
 
   static result<ed25519_key> load(const std::string& path, bool want_private) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return errno_error(errc::invalid_key, path + ": cannot open the key file");
-    std::string pem;
-    pem.resize(max_pem_bytes + 1);
-    in.read(pem.data(), static_cast<std::streamsize>(pem.size()));
-    pem.resize(static_cast<std::size_t>(in.gcount()));
-    if (pem.size() > max_pem_bytes)
-      return make_error(errc::invalid_key, path + ": over " + std::to_string(max_pem_bytes) + " bytes: not a key file");
-    return from_pem(pem, want_private, path);
+    auto pem = read_small_file(path, max_pem_bytes);
+    if (!pem) return make_error(errc::invalid_key, "cannot read the key file " + std::move(pem).error_value().message);
+    return from_pem(*pem, want_private, path);
   }
 
   std::string pem(bool as_private) const {

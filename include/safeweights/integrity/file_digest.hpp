@@ -26,7 +26,7 @@ struct file_digest {
 inline constexpr std::size_t digest_chunk_bytes = std::size_t{1} << 20;
 
 // The file's first file.size() bytes (its size when it was opened). A file
-// that ends early (it shrank since) is data_truncated.
+// that ends early (it shrank since) is file_changed.
 inline result<file_digest> digest_file(const file_handle& file) {
   file_digest d;
   d.size = file.size();

@@ -9,7 +9,6 @@
 // (verify_signature on a buffer, then reader::from_buffer).
 #pragma once
 
-#include <fstream>
 #include <functional>
 #include <string>
 
@@ -55,15 +54,11 @@ inline bool ed25519_verify(const ed25519_key& key, std::string_view message, std
 }
 
 inline result<signature_record> read_signature_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return errno_error(errc::invalid_signature_file, path + ": cannot open the signature file");
-  std::string text(max_signature_file_bytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > max_signature_file_bytes)
-    return make_error(errc::invalid_signature_file, path + ": over " + std::to_string(max_signature_file_bytes) +
-                                                        " bytes: not a safeweights signature file");
-  return parse_signature_file(text, path);
+  auto text = read_small_file(path, max_signature_file_bytes);
+  if (!text)
+    return make_error(errc::invalid_signature_file,
+                      "cannot read the signature file " + std::move(text).error_value().message);
+  return parse_signature_file(*text, path);
 }
 
 }  // namespace detail

@@ -3,24 +3,37 @@
 // touched, so a crash or an error leaves the old file whole; a destroyed,
 // uncommitted atomic_file removes its temporary. Renaming (never truncating)
 // also keeps every existing mapping of the old file valid.
+//
+// The temporary is `.NAME.tmp-XXXXXX` (NAME cut short when the whole would
+// pass the 255-byte name limit), held under an exclusive flock while it is
+// written and listed for remove_temporary_files() (io/temporary_files.hpp),
+// so a signal handler can remove it and stale_temporaries() can tell one
+// left by a killed process from one being written.
 #pragma once
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "safeweights/io/file_handle.hpp"
+#include "safeweights/io/temporary_files.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 namespace detail {
 
-inline std::string parent_dir(const std::string& path) {
+inline std::string parent_dir(const std::string &path) {
   auto slash = path.find_last_of('/');
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";
@@ -37,40 +50,109 @@ inline mode_t new_file_mode() {
   return 0644;
 }
 
+inline constexpr std::string_view temporary_marker = ".tmp-";
+inline constexpr std::size_t name_max = 255;
+
+// The temporary's file name for an output named `base`: hidden, marked, and
+// never over the name limit, even when `base` is at it.
+inline std::string temporary_name(std::string_view base) {
+  const std::size_t fixed = 1 + temporary_marker.size() + 6;
+  if (base.size() + fixed > name_max) {
+    base = base.substr(0, name_max - fixed);
+    while (!base.empty() && (static_cast<unsigned char>(base.back()) & 0xC0) == 0x80) base.remove_suffix(1);
+    if (!base.empty() && static_cast<unsigned char>(base.back()) >= 0xC0) base.remove_suffix(1);  // a cut lead byte
+  }
+  std::string name = ".";
+  name += base;
+  name += temporary_marker;
+  name += "XXXXXX";
+  return name;
+}
+
+inline bool looks_temporary(std::string_view name) {
+  const std::size_t fixed = 1 + temporary_marker.size() + 6;
+  return name.size() > fixed && name.front() == '.' &&
+         name.substr(name.size() - 6 - temporary_marker.size(), temporary_marker.size()) == temporary_marker;
+}
+
+// The mode the output gets: that of the file it replaces, but only its
+// permission bits (never set-id or sticky) and only when the caller owns a
+// regular file there; otherwise what a new file gets. lstat: a symlink
+// planted at the target lends nothing.
+inline mode_t output_mode(const std::string &target) {
+  struct stat st;
+  if (::lstat(target.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid()) return st.st_mode & 0777;
+  return new_file_mode();
+}
+
 }  // namespace detail
 
 class atomic_file {
  public:
-  static result<atomic_file> create(const std::string& path) {
+  static result<atomic_file> create(const std::string &path) {
     atomic_file f;
     f.target_ = path;
     auto slash = path.find_last_of('/');
     std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
     if (base.empty()) return make_error(errc::invalid_argument, path + ": not a file name");
-    f.temp_ = detail::parent_dir(path) + "/." + base + ".tmp-XXXXXX";
+    f.temp_ = detail::parent_dir(path) + "/" + detail::temporary_name(base);
+    // An interrupting signal between creating the file and listing it would
+    // find it unlisted, so the usual ones wait for both.
+    sigset_t interrupts, before;
+    sigemptyset(&interrupts);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&interrupts, s);
+    ::pthread_sigmask(SIG_BLOCK, &interrupts, &before);
     int fd = ::mkostemp(f.temp_.data(), O_CLOEXEC);
+    if (fd >= 0) f.slot_ = detail::list_temporary(f.temp_);
+    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
     if (fd < 0) {
       f.temp_.clear();
       return errno_error(errc::write_failed, path + ": cannot create a temporary file beside it");
     }
     f.fd_ = fd;
-    struct stat st;
-    mode_t mode = ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : detail::new_file_mode();
-    ::fchmod(fd, mode);
+    ::flock(fd,
+            LOCK_EX | LOCK_NB);  // marks it live for stale_temporaries(); a hint only
+    ::fchmod(fd, detail::output_mode(path));
     return f;
   }
 
-  atomic_file(atomic_file&& o) noexcept
-      : target_(std::move(o.target_)), temp_(std::move(o.temp_)), fd_(std::exchange(o.fd_, -1)) {
+  // Temporaries in `dir` that no process is writing: left by a process that
+  // was killed (SIGKILL, a power cut) before it could remove them. Their
+  // paths, sorted, for the caller to show or remove.
+  static result<std::vector<std::string>> stale_temporaries(const std::string &dir) {
+    DIR *d = ::opendir(dir.c_str());
+    if (!d) return errno_error(errc::io_error, dir + ": cannot list the directory");
+    std::vector<std::string> stale;
+    while (const dirent *e = ::readdir(d)) {
+      std::string_view name(e->d_name);
+      if (!detail::looks_temporary(name)) continue;
+      std::string path = dir + "/" + std::string(name);
+      int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+      if (fd < 0) continue;
+      struct stat st;
+      // A writer holds the lock for as long as its temporary lives.
+      if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ::flock(fd, LOCK_EX | LOCK_NB) == 0) stale.push_back(path);
+      ::close(fd);
+    }
+    ::closedir(d);
+    std::sort(stale.begin(), stale.end());
+    return stale;
+  }
+
+  atomic_file(atomic_file &&o) noexcept
+      : target_(std::move(o.target_)),
+        temp_(std::move(o.temp_)),
+        fd_(std::exchange(o.fd_, -1)),
+        slot_(std::exchange(o.slot_, -1)) {
     o.temp_.clear();
   }
-  atomic_file& operator=(atomic_file&&) = delete;
-  atomic_file(const atomic_file&) = delete;
+  atomic_file &operator=(atomic_file &&) = delete;
+  atomic_file(const atomic_file &) = delete;
   ~atomic_file() { abandon(); }
 
   // The temporary file to write to, and the path it will replace.
   int fd() const noexcept { return fd_; }
-  const std::string& target() const noexcept { return target_; }
+  const std::string &target() const noexcept { return target_; }
 
   // Makes the written bytes durable and puts them in place of the target.
   result<void> commit() {
@@ -79,6 +161,7 @@ class atomic_file {
     if (::close(fd) != 0) return fail("cannot close");
     if (::rename(temp_.c_str(), target_.c_str()) != 0) return fail("cannot rename into place");
     temp_.clear();
+    detail::unlist_temporary(std::exchange(slot_, -1));
     int dir = ::open(detail::parent_dir(target_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir >= 0) {
       ::fsync(dir);  // best effort: the rename is done either way
@@ -93,11 +176,12 @@ class atomic_file {
     fd_ = -1;
     if (!temp_.empty()) ::unlink(temp_.c_str());
     temp_.clear();
+    detail::unlist_temporary(std::exchange(slot_, -1));
   }
 
  private:
   atomic_file() = default;
-  error fail(const char* what) {
+  error fail(const char *what) {
     error e = errno_error(errc::write_failed, target_ + ": " + what);
     abandon();
     return e;
@@ -106,6 +190,7 @@ class atomic_file {
   std::string target_;
   std::string temp_;
   int fd_ = -1;
+  int slot_ = -1;  // in the list of temporaries a signal handler removes
 };
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END

@@ -4,8 +4,8 @@
 
 #include <fcntl.h>
 #include <limits.h>
-#include <sys/uio.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,8 +21,9 @@
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 
-// An error whose message ends with the text of `err` ("what: No such file or directory").
-inline error errno_error(errc code, const std::string& what, int err = errno) {
+// An error whose message ends with the text of `err` ("what: No such file or
+// directory").
+inline error errno_error(errc code, const std::string &what, int err = errno) {
   return make_error(code, what + ": " + std::strerror(err));
 }
 
@@ -30,9 +31,8 @@ class file_handle {
  public:
   file_handle() = default;
   explicit file_handle(int fd) noexcept : fd_(fd) {}
-  file_handle(file_handle&& other) noexcept
-      : fd_(std::exchange(other.fd_, -1)), size_(std::exchange(other.size_, 0)) {}
-  file_handle& operator=(file_handle&& other) noexcept {
+  file_handle(file_handle &&other) noexcept : fd_(std::exchange(other.fd_, -1)), size_(std::exchange(other.size_, 0)) {}
+  file_handle &operator=(file_handle &&other) noexcept {
     if (this != &other) {
       close();
       fd_ = std::exchange(other.fd_, -1);
@@ -40,26 +40,33 @@ class file_handle {
     }
     return *this;
   }
-  file_handle(const file_handle&) = delete;
-  file_handle& operator=(const file_handle&) = delete;
+  file_handle(const file_handle &) = delete;
+  file_handle &operator=(const file_handle &) = delete;
   ~file_handle() { close(); }
 
-  // Opens a regular file read-only and records its size.
-  static result<file_handle> open_read(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Opens a regular file read-only and records its size. Anything else is
+  // refused before a byte is read: opening a FIFO would block until a writer
+  // came (O_NONBLOCK keeps open() from waiting; it is cleared again after),
+  // and a directory, device or socket is never a weights file.
+  static result<file_handle> open_read(const std::string &path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) return errno_error(errc::io_error, "cannot open");
     file_handle f(fd);
     struct stat st;
     if (::fstat(fd, &st) != 0) return errno_error(errc::io_error, "cannot stat");
-    if (!S_ISREG(st.st_mode)) return make_error(errc::io_error, "not a regular file");
+    if (!S_ISREG(st.st_mode))
+      return make_error(errc::io_error, std::string("not a regular file: ") + kind_of(st.st_mode));
+    int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+      return errno_error(errc::io_error, "cannot set blocking reads");
     f.size_ = static_cast<std::uint64_t>(st.st_size);
     return f;
   }
 
   // Reads exactly `n` bytes at `offset`, retrying short reads; a file that
   // ends early (it shrank since it was opened) is an error, not a short read.
-  result<void> read_exact(void* dst, std::size_t n, std::uint64_t offset) const {
-    auto* out = static_cast<char*>(dst);
+  result<void> read_exact(void *dst, std::size_t n, std::uint64_t offset) const {
+    auto *out = static_cast<char *>(dst);
     while (n > 0) {
       std::size_t chunk = n < (std::size_t{1} << 30) ? n : (std::size_t{1} << 30);
       ssize_t got = ::pread(fd_, out, chunk, static_cast<off_t>(offset));
@@ -67,9 +74,7 @@ class file_handle {
         if (errno == EINTR) continue;
         return errno_error(errc::io_error, "read failed at byte " + std::to_string(offset));
       }
-      if (got == 0)
-        return make_error(errc::data_truncated, "file ended at byte " + std::to_string(offset) +
-                                                    " (it shrank after it was opened?)");
+      if (got == 0) return shrank_at(offset);
       out += got;
       offset += static_cast<std::uint64_t>(got);
       n -= static_cast<std::size_t>(got);
@@ -88,14 +93,12 @@ class file_handle {
         if (errno == EINTR) continue;
         return errno_error(errc::io_error, "read failed at byte " + std::to_string(offset));
       }
-      if (got == 0)
-        return make_error(errc::data_truncated, "file ended at byte " + std::to_string(offset) +
-                                                    " (it shrank after it was opened?)");
+      if (got == 0) return shrank_at(offset);
       offset += static_cast<std::uint64_t>(got);
       auto left = static_cast<std::size_t>(got);
       while (first < parts.size() && left >= parts[first].iov_len) left -= parts[first++].iov_len;
       if (left) {
-        parts[first].iov_base = static_cast<char*>(parts[first].iov_base) + left;
+        parts[first].iov_base = static_cast<char *>(parts[first].iov_base) + left;
         parts[first].iov_len -= left;
       }
     }
@@ -108,6 +111,18 @@ class file_handle {
   explicit operator bool() const noexcept { return fd_ >= 0; }
 
  private:
+  static const char *kind_of(mode_t mode) noexcept {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    return "not a file";
+  }
+  static error shrank_at(std::uint64_t offset) {
+    return make_error(errc::file_changed, "changed while being read: it ended at byte " + std::to_string(offset) +
+                                              ", before the size it had when opened");
+  }
   void close() noexcept {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
@@ -115,6 +130,21 @@ class file_handle {
   int fd_ = -1;
   std::uint64_t size_ = 0;
 };
+
+// The whole of a small file (a key, a signature, an index): read through
+// file_handle, so a FIFO or a directory is refused, never waited on; errors
+// name the file. Files over `limit` bytes are refused unread.
+inline result<std::string> read_small_file(const std::string &path, std::uint64_t limit) {
+  auto file = file_handle::open_read(path);
+  if (!file) return std::move(file).error_value().in(path);
+  if (file->size() > limit)
+    return make_error(errc::io_error, "is " + std::to_string(file->size()) + " bytes, over the limit of " +
+                                          std::to_string(limit) + " for this kind of file")
+        .in(path);
+  std::string text(static_cast<std::size_t>(file->size()), '\0');
+  if (auto r = file->read_exact(text.data(), text.size(), 0); !r) return std::move(r).error_value().in(path);
+  return text;
+}
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END
 }  // namespace safeweights

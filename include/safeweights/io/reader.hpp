@@ -33,6 +33,7 @@ namespace detail {
 struct reader_state {
   std::string source;  // the path, or a caller's label for a buffer
   io_mode mode = io_mode::mmap;
+  bool shrink_safe = false;  // read_options::shrink_safe: copies come by pread, never from the mapping
   file_handle file;    // unset for a buffer
   mapping map;         // unset for pread mode and buffers
   std::span<const std::byte> bytes;  // the whole file, where it is in memory
@@ -54,6 +55,12 @@ inline std::uint64_t read_le64(const unsigned char* p) noexcept {
 inline result<std::uint64_t> check_prefix(const unsigned char* prefix, std::uint64_t file_size,
                                           const read_options& options) {
   std::uint64_t n = read_le64(prefix);
+  // Past the limit and past the end of the file, the 8 bytes are not a length
+  // at all (text, a zip, a pickle): their value as a number would only mislead.
+  if (n > options.max_header_bytes && n > file_size - 8)
+    return make_error(errc::header_too_large,
+                      "not a safetensors file: its first 8 bytes are not a plausible header length (over the " +
+                          std::to_string(options.max_header_bytes) + "-byte limit and past the end of the file)");
   if (n > options.max_header_bytes)
     return make_error(errc::header_too_large, "length prefix " + std::to_string(n) + " is over the limit of " +
                                                   std::to_string(options.max_header_bytes) + " bytes");
@@ -235,6 +242,7 @@ class reader {
     auto state = std::make_shared<detail::reader_state>();
     state->source = path;
     state->mode = options.mode;
+    state->shrink_safe = options.shrink_safe;
     state->file = std::move(file);
     state->file_size = state->file.size();
     if (state->file_size < 8)
@@ -250,7 +258,8 @@ class reader {
     if (auto r = state->file.read_exact(head, got, 0); !r) return std::move(r).error_value();
     auto n = detail::check_prefix(head, state->file_size, options);
     if (!n) return std::move(n).error_value();
-    if (options.mode == io_mode::mmap && *n > in_place_header_bytes) return open_in_place(std::move(state), *n, options);
+    if (options.mode == io_mode::mmap && !options.shrink_safe && *n > in_place_header_bytes)
+      return open_in_place(std::move(state), *n, options);
     if (*n <= json.size()) {
       json.shrink(static_cast<std::size_t>(*n));
     } else {

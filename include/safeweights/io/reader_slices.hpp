@@ -24,7 +24,7 @@ inline result<void> reader::read_ranges(std::span<const byte_range> ranges) cons
                                                     std::to_string(r.size) + ") is outside the data section (" +
                                                     std::to_string(data_size) + " bytes)")
           .in(source());
-  if (state_->mode == io_mode::mmap || !state_->file) {  // in memory: copy, touching only these pages
+  if (!state_->file || (state_->mode == io_mode::mmap && !state_->shrink_safe)) {  // in memory: copy, touching only these pages
     for (const byte_range& r : ranges)
       if (r.size)
         std::memcpy(r.dst, state_->bytes.data() + state_->index.data_offset() + r.offset,
