@@ -434,7 +434,7 @@ TEST_CASE("merge quotes and escapes the shard and tensor names an index gives (i
   // A name that would turn a terminal red and break the line, as a shard file and a tensor.
   const std::string evil = "sh\x1b[31m\nard.safetensors", evil_tensor = "t\x1b[31m\nx";
   const std::string evil_json = "sh\\u001b[31m\\nard.safetensors", evil_tensor_json = "t\\u001b[31m\\nx";
-  const std::string evil_shown = "`sh\\x1b[31m\\x0aard.safetensors`", evil_tensor_shown = "`t\\x1b[31m\\x0ax`";
+  const std::string evil_shown = "`sh\\x1b[31m\\nard.safetensors`", evil_tensor_shown = "`t\\x1b[31m\\nx`";
   scratch_dir dir;
   write(dir / evil, {sized(evil_tensor, 4)}, {{"k", "1"}});
   write(dir / "plain.safetensors", {sized("p", 4)}, {{"k", "2"}});
@@ -489,7 +489,7 @@ TEST_CASE("convert to a directory quotes and escapes a tensor name it cannot mak
   CHECK(r.status == 1);
   CHECK(r.err.find('\x1b') == std::string::npos);
   CHECK(lines_of(r.err).size() == 1);
-  CHECK(r.err.find(": tensor `esc\\x1b[31m\\x0azzz") != std::string::npos);
+  CHECK(r.err.find(": tensor `esc\\x1b[31m\\nzzz") != std::string::npos);
   CHECK(r.err.find("File name too long") != std::string::npos);
 }
 

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "command.hpp"
+#include "input.hpp"
 #include "options.hpp"
 #include "plan.hpp"
 
@@ -41,7 +42,7 @@ int run_cast(args_t args) {
     return usage_error(a.operands.size() < 2 ? "cast: needs IN and OUT" : "cast: too many arguments", usage);
   const std::string &in = a.operands[0], &out = a.operands[1];
 
-  auto r = sw::reader::open(in);
+  auto r = open_input(in);
   if (!r) return fail(r.error_value());
   auto plan = plan_all(*r);
   if (!plan) return fail(plan.error_value());

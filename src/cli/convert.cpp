@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "input.hpp"
 #include "npy.hpp"
 #include "npz.hpp"
 #include "options.hpp"
@@ -222,7 +223,7 @@ int to_safetensors(const std::vector<std::string>& inputs, const std::string& ou
     if (!head) return fail(head.error_value());
     if (is_pickle(*head)) return fail(refused(in, pickle_refusal));
     if (!has_npy_magic(*head) && !has_zip_magic(*head)) {
-      if (sw::reader::open(in, {.mode = sw::io_mode::pread}))
+      if (open_input(in, {.mode = sw::io_mode::pread}))
         return fail(refused(in, "already safetensors; `safeweights cast` changes dtypes, `repack` rewrites"));
       return fail(refused(in, "neither a .npy array nor an .npz archive (it starts with neither \"\\x93NUMPY\" "
                               "nor \"PK\")"));
@@ -351,7 +352,7 @@ bool safe_member_name(std::string_view name) {
 
 int from_safetensors(const std::string& in, const std::string& out, output_kind kind, std::optional<sw::dtype> cast,
                      bool compress) {
-  auto r = sw::reader::open(in);
+  auto r = open_input(in);
   if (!r) {
     auto head = first_bytes(in);
     if (head && (has_npy_magic(*head) || has_zip_magic(*head)))

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "input.hpp"
 #include "numeric.hpp"
 #include "options.hpp"
 #include "progress.hpp"
@@ -269,9 +270,9 @@ int run_diff(args_t args) {
   if (!a.error.empty()) return usage_error(a.error, usage);
   if (a.operands.size() != 2)
     return usage_error(a.operands.size() < 2 ? "diff: needs A and B" : "diff: too many arguments", usage);
-  auto ra = sw::reader::open(a.operands[0]);
+  auto ra = open_input(a.operands[0]);
   if (!ra) return fail(ra.error_value());
-  auto rb = sw::reader::open(a.operands[1]);
+  auto rb = open_input(a.operands[1]);
   if (!rb) return fail(rb.error_value());
   auto d = compare(*ra, *rb);
   if (!d) return fail(d.error_value());

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "command.hpp"
+#include "input.hpp"
 #include "options.hpp"
 #include "plan.hpp"
 
@@ -35,7 +36,7 @@ int run_extract(args_t args) {
                        usage);
   const std::string &in = a.operands[0], &out = a.operands[1];
 
-  auto r = sw::reader::open(in);
+  auto r = open_input(in);
   if (!r) return fail(r.error_value());
   planned_file plan;
   for (std::size_t i = 2; i < a.operands.size(); ++i) {

@@ -21,6 +21,7 @@
 #include "safeweights/error.hpp"
 #include "safeweights/detail/header_builder.hpp"
 #include "safeweights/detail/json_writer.hpp"
+#include "safeweights/io/file_handle.hpp"
 
 namespace safeweights_cli {
 
@@ -109,9 +110,10 @@ inline bool is_plain_file_name(std::string_view name) {
 inline safeweights::result<hf_index> read_hf_index(const std::string& path) {
   using safeweights::errc;
   using safeweights::make_error;
-  simdjson::padded_string text;
-  if (auto e = simdjson::padded_string::load(path).get(text))
-    return make_error(errc::io_error, path + ": cannot read: " + simdjson::error_message(e));
+  // The cap of nn::read_shard_index; read_small_file refuses FIFOs and directories unread.
+  auto raw = safeweights::read_small_file(path, 100'000'000);
+  if (!raw) return std::move(raw).error_value();
+  simdjson::padded_string text(*raw);
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   if (auto e = parser.parse(text).get(doc))

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "input.hpp"
 #include "safeweights/detail/json_writer.hpp"
 #include "safeweights/integrity/sha256.hpp"
 #include "safeweights/safeweights.hpp"
@@ -230,7 +231,7 @@ int run_inspect(args_t args) {
   // Only the header is needed: no mapping, no tensor byte read.
   sw::read_options options;
   options.mode = sw::io_mode::pread;
-  auto r = sw::reader::open(path, options);
+  auto r = open_input(path, options);
   if (!r) return fail(r.error_value());
   write_out(stdout, json ? to_json(*r, nullptr) : to_table(*r));
   return exit_ok;

@@ -7,6 +7,7 @@
 
 #include "command.hpp"
 #include "module.hpp"
+#include "signals.hpp"
 #include "safeweights/version.hpp"
 
 namespace cli = safeweights_cli;
@@ -37,6 +38,7 @@ constexpr command commands[] = {
     {"extract", cli::run_extract, "write a file with only the named tensors"},
     {"metadata", cli::run_metadata, "show or edit a file's __metadata__"},
     {"stats", cli::run_stats, "per tensor min, max, mean, std, NaN/Inf and zero counts"},
+    {"cleanup", cli::run_cleanup, "find (--delete: remove) temporaries a killed command left"},
 };
 
 constexpr std::string_view usage = "usage: safeweights COMMAND [OPTION...] ARG...";
@@ -84,6 +86,7 @@ int dispatch(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  cli::install_signal_handlers();
   int status;
   try {
     status = dispatch(argc, argv);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "input.hpp"
 #include "hf_index.hpp"
 #include "options.hpp"
 #include "plan.hpp"
@@ -72,7 +73,7 @@ int run_merge(args_t args) {
   std::vector<sw::reader> shards;
   for (const std::string& name : shard_names) {
     const std::string path = (dir / name).string();
-    auto r = sw::reader::open(path);
+    auto r = open_input(path);
     if (!r) return fail(in_shard(std::move(r).error_value(), path, index_path, name));
     shards.push_back(std::move(*r));
   }

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "command.hpp"
+#include "input.hpp"
 #include "options.hpp"
 #include "plan.hpp"
 #include "safeweights/detail/json_writer.hpp"
@@ -74,13 +75,13 @@ int run_metadata(args_t args) {
   if (!editing) {
     sw::read_options options;
     options.mode = sw::io_mode::pread;  // only the header is needed
-    auto r = sw::reader::open(path, options);
+    auto r = open_input(path, options);
     if (!r) return fail(r.error_value());
     write_out(stdout, show(*r, a.has("--json")));
     return exit_ok;
   }
 
-  auto r = sw::reader::open(path);
+  auto r = open_input(path);
   if (!r) return fail(r.error_value());
   auto plan = plan_all(*r);
   if (!plan) return fail(plan.error_value());

@@ -2,11 +2,15 @@
 #include <cstring>
 
 #include "module.hpp"
+#include "signals.hpp"
 
 extern "C" __attribute__((visibility("default"))) int safeweights_cli_module_run(const char* command,
                                                                                  char* const* args,
                                                                                  std::size_t count) {
   namespace cli = safeweights_cli;
+  // The module's temporaries are its own list: its handlers remove them, then pass on to the executable's.
+  static const bool handlers_installed = (cli::install_signal_handlers(), true);
+  (void)handlers_installed;
   struct entry {
     const char* name;
     int (*run)(cli::args_t);

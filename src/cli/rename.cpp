@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "command.hpp"
+#include "input.hpp"
 #include "options.hpp"
 #include "plan.hpp"
 
@@ -42,7 +43,7 @@ int run_rename(args_t args) {
   const std::string &in = a.operands[0], &out = a.operands[1];
   const std::string strip = a.value("--strip-prefix").value_or(""), add = a.value("--add-prefix").value_or("");
 
-  auto r = sw::reader::open(in);
+  auto r = open_input(in);
   if (!r) return fail(r.error_value());
   auto plan = plan_all(*r);
   if (!plan) return fail(plan.error_value());

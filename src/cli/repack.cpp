@@ -5,6 +5,7 @@
 #include <string>
 
 #include "command.hpp"
+#include "input.hpp"
 #include "safeweights/safeweights.hpp"
 
 namespace sw = safeweights;
@@ -45,7 +46,7 @@ int run_repack(args_t args) {
   const std::string& out = cl.operands[1];
 
   // Mapped: the writer takes the tensors' bytes straight from the mapping.
-  auto r = sw::reader::open(in);
+  auto r = open_input(in);
   if (!r) return fail(r.error_value());
   sw::writer w;
   for (const sw::tensor_info& info : r->tensors()) {
@@ -59,7 +60,7 @@ int run_repack(args_t args) {
   }
   sw::write_options options;
   options.align_data = cl.has("--align");
-  if (auto written = w.write_file(out, options); !written) return fail(written.error_value());
+  if (auto written = w.write_file(out, options); !written) return fail(name_changed_input(std::move(written).error_value(), in));
   return exit_ok;
 }
 

@@ -2,6 +2,7 @@
 // seal (per-tensor SHA-256, dtype and shape under the metadata key
 // `safeweights.seal`); OUT stays plain safetensors. Atomic: IN may be OUT.
 #include "command.hpp"
+#include "input.hpp"
 #include "safeweights/integrity/seal_file.hpp"
 
 namespace sw = safeweights;
@@ -21,6 +22,12 @@ constexpr std::string_view help =
     "each tensor when it is first read. An existing seal is replaced. OUT is\n"
     "written atomically; IN and OUT may be the same file.\n"
     "\n"
+    "What a seal does not protect against: it catches accidents (a flipped bit, a\n"
+    "truncated copy, a tool that rewrote a dtype), not people. Anyone who can edit\n"
+    "the file can reseal it after editing, and metadata other than the seal itself\n"
+    "(a model card, a license) can change without breaking it. To know who made\n"
+    "the file, sign it too (`safeweights sign`).\n"
+    "\n"
     "Options:\n"
     "  -h, --help  show this help\n";
 
@@ -34,11 +41,12 @@ int run_seal(args_t args) {
   }
   if (!cl.flags.empty()) return usage_error("seal: unknown option `" + printable(cl.flags[0]) + "`", usage);
   if (cl.operands.size() != 2) return usage_error("seal: needs IN and OUT", usage);
-  auto r = sw::reader::open(cl.operands[0]);
+  auto r = open_input(cl.operands[0]);
   if (!r) return fail(r.error_value());
   sw::writer w;
   if (auto s = sw::add_sealed(*r, w); !s) return fail(s.error_value());
-  if (auto s = w.write_file(cl.operands[1]); !s) return fail(s.error_value());
+  if (auto s = w.write_file(cl.operands[1]); !s)
+    return fail(name_changed_input(std::move(s).error_value(), cl.operands[0]));
   write_out(stdout, "sealed " + std::to_string(r->tensors().size()) + " tensors: " + printable(cl.operands[1]) + "\n");
   return exit_ok;
 }

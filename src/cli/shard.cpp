@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "input.hpp"
 #include "hf_index.hpp"
 #include "options.hpp"
 #include "plan.hpp"
@@ -126,7 +127,7 @@ int run_shard(args_t args) {
     return usage_error(a.operands.size() < 2 ? "shard: needs IN and OUTDIR" : "shard: too many arguments", usage);
   const std::string &in = a.operands[0], &outdir = a.operands[1];
 
-  auto r = sw::reader::open(in);
+  auto r = open_input(in);
   if (!r) return fail(r.error_value());
   if (auto made = ensure_dir(outdir); !made) return fail(made.error_value());
 

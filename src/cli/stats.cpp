@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "input.hpp"
 #include "numeric.hpp"
 #include "options.hpp"
 #include "progress.hpp"
@@ -172,7 +173,7 @@ int run_stats(args_t args) {
   if (a.operands.empty()) return usage_error("stats: missing FILE", usage);
   const std::string& path = a.operands[0];
 
-  auto r = sw::reader::open(path);
+  auto r = open_input(path);
   if (!r) return fail(r.error_value());
   std::vector<const sw::tensor_info*> chosen;
   if (a.operands.size() == 1) {

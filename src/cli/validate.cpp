@@ -1,9 +1,10 @@
 // `safeweights validate [--pread] FILE...`: one verdict line per file. Only
-// the prefix and the header are read; no tensor byte is used. A large header
-// is read in the file's mapping, unless --pread says never to map.
+// the prefix and the header are read (by pread: open_input); no tensor byte
+// is used. --pread says never to map.
 #include <string>
 
 #include "command.hpp"
+#include "input.hpp"
 #include "safeweights/safeweights.hpp"
 
 namespace sw = safeweights;
@@ -24,10 +25,9 @@ constexpr std::string_view help =
     "Exit status: 0 when every file is valid, 1 when any is not.\n"
     "\n"
     "Options:\n"
-    "  --pread     never map a file; read its header with pread. For files that\n"
-    "              another process may truncate while they are checked: a header\n"
-    "              over 64 KiB is otherwise read through a mapping, and a file\n"
-    "              cut short under it ends the process with SIGBUS.\n"
+    "  --pread     never map a file (the header is read with pread either way;\n"
+    "              a file cut short while it is checked is reported as\n"
+    "              file_changed, with or without this option)\n"
     "  -h, --help  show this help\n";
 
 }  // namespace
@@ -48,7 +48,7 @@ int run_validate(args_t args) {
   std::string line;
   for (const std::string& path : cl.operands) {
     line = printable(path);
-    auto r = sw::reader::open(path, options);
+    auto r = open_input(path, options);
     if (r) {
       line += ": ok\n";
     } else {

@@ -3,6 +3,7 @@
 // every tensor against FILE's seal, if it has one. Prints one line per check;
 // exit 0 when everything checked is good, 1 naming what failed.
 #include "command.hpp"
+#include "input.hpp"
 #include "key_option.hpp"
 #include "safeweights/integrity/sealed_reader.hpp"
 #include "safeweights/integrity/signature.hpp"
@@ -53,9 +54,9 @@ int run_verify(args_t args) {
     if (auto v = sw::verify_signature(*file, path, sw::signature_path(path), *key); !v)
       return fail(std::move(v).error_value());
     write_out(stdout, "signature: ok (" + std::to_string(file->size()) + " bytes, key " + key->id() + ")\n");
-    opened.emplace(sw::reader::open(std::move(*file), path));
+    opened.emplace(open_input(std::move(*file), path));
   } else {
-    opened.emplace(sw::reader::open(path));
+    opened.emplace(open_input(path));
   }
   if (!*opened) return fail(opened->error_value());
   sw::reader& r = **opened;

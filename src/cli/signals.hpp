@@ -1,0 +1,16 @@
+// What the tool does when a signal ends it. Interrupted (SIGINT, SIGTERM,
+// SIGHUP): the hidden temporaries of unfinished outputs are removed, then the
+// process ends by the same signal, as a shell expects. SIGBUS in a mapped
+// input (another process truncated it under the command): the file is named,
+// temporaries are removed, and the exit status is 1, never a signal.
+#pragma once
+
+namespace safeweights_cli {
+
+// Installs the handlers; signals the caller ignores (SIGHUP under nohup)
+// stay ignored. The executable and the command module (module.hpp) each
+// call it: each has its own list of temporaries, and the module's handlers
+// pass on to the executable's.
+void install_signal_handlers();
+
+}  // namespace safeweights_cli
