@@ -38,7 +38,7 @@ struct running_child {
   pid_t pid = -1;
   std::string output_path;
 
-  running_child(const std::vector<std::string> &args, const std::string &output) : output_path(output) {
+  running_child(const std::vector<std::string>& args, const std::string& output) : output_path(output) {
     test_support::command_line cmd(SAFEWEIGHTS_CLI, args, {});
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -71,7 +71,7 @@ struct running_child {
 };
 
 // A valid file of one F32 tensor of `bytes` bytes (a pattern, not zeros).
-void write_big_file(const std::string &path, std::size_t bytes) {
+void write_big_file(const std::string& path, std::size_t bytes) {
   std::vector<float> values(bytes / 4);
   for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 1000) * 0.5f;
   sw::writer w;
@@ -89,14 +89,14 @@ std::vector<std::byte> big_header_image() {
   return w.serialize().value();
 }
 
-std::vector<std::string> temporaries_in(const fs::path &dir) {
+std::vector<std::string> temporaries_in(const fs::path& dir) {
   std::vector<std::string> found;
-  for (const auto &e : fs::directory_iterator(dir))
+  for (const auto& e : fs::directory_iterator(dir))
     if (e.path().filename().string().find(".tmp-") != std::string::npos) found.push_back(e.path().string());
   return found;
 }
 
-mode_t mode_of(const std::string &path) {
+mode_t mode_of(const std::string& path) {
   struct stat st {};
   REQUIRE(::lstat(path.c_str(), &st) == 0);
   return st.st_mode & 07777;
@@ -138,7 +138,7 @@ TEST_CASE(
       {"merge", fifo_index, out},
       {"verify", "--key", fifo, good},
   };
-  for (const auto &args : commands) {
+  for (const auto& args : commands) {
     INFO(args[0], " ", args[1]);
     running_child child(args, (dir / "output").string());
     int wstatus = child.wait(20);
@@ -233,7 +233,7 @@ TEST_CASE(
   const std::string ascii(255 - std::string(".safetensors").size(), 'a');
   std::string utf8;
   while (utf8.size() + 2 <= 255 - std::string(".safetensors").size()) utf8 += "\xc3\xa9";  // é
-  for (const std::string &stem : {ascii, utf8}) {
+  for (const std::string& stem : {ascii, utf8}) {
     const std::string path = (dir / (stem + ".safetensors")).string();
     REQUIRE(fs::path(path).filename().string().size() <= 255);
     auto written = w.write_file(path);
@@ -263,7 +263,7 @@ TEST_CASE(
       {"diff", in, other},
   };
   std::mt19937 rng(13);
-  for (const auto &args : commands) {
+  for (const auto& args : commands) {
     int reported = 0;
     for (int attempt = 0; attempt < 4; ++attempt) {
       INFO(args[0], ", attempt ", attempt);
@@ -357,10 +357,10 @@ TEST_CASE(
       auto r = sw::reader::open(path, o);
       if (!r) return 2;
       if (::truncate(path.c_str(), 4096) != 0) return 3;
-      const sw::tensor_info *info = r->find(name);  // names are the reader's own, not the mapping's
+      const sw::tensor_info* info = r->find(name);  // names are the reader's own, not the mapping's
       if (!info || info->name != name) return 4;
       float value = 0;
-      sw::reader::byte_range range{info->begin, 4, reinterpret_cast<std::byte *>(&value)};
+      sw::reader::byte_range range{info->begin, 4, reinterpret_cast<std::byte*>(&value)};
       if (r->read_ranges(std::span(&range, 1)).code() != errc::file_changed) return 5;
       if (r->load().code() != errc::file_changed) return 6;
       std::vector<std::byte> row(4);
@@ -405,13 +405,17 @@ TEST_CASE(
   fs::create_directory(outdir);
   const std::string out = (outdir / "out.safetensors").string();
 
-  // Starts a command writing into outdir, waits until its temporary exists, sends `signal`.
+  // Starts a command writing into outdir, waits until its temporary exists
+  // (a staged directory: with a file in it), sends `signal`.
   const std::vector<std::string> cast = {"cast", "--dtype", "f16", in, out};
   auto interrupt = [&](int signal, const std::vector<std::string>& args) {
     running_child child(args, (dir / "output").string());
     bool seen = false;
     for (int i = 0; i < 20000 && !seen; ++i) {
-      seen = !temporaries_in(outdir).empty();
+      for (const std::string& t : temporaries_in(outdir)) {
+        std::error_code ec;
+        seen = seen || !fs::is_directory(t, ec) || !fs::is_empty(t, ec);
+      }
       if (!seen) std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
     ::kill(child.pid, signal);
@@ -420,10 +424,15 @@ TEST_CASE(
   };
 
   // cast runs in the executable; convert in the command module, whose
-  // handlers remove its own temporaries and pass on to the executable's.
-  const std::string npz = (outdir / "out.npz").string();
-  const std::vector<std::pair<int, std::vector<std::string>>> cases = {
-      {SIGINT, cast}, {SIGTERM, cast}, {SIGHUP, cast}, {SIGINT, {"convert", "--compress", in, npz}}};
+  // handlers remove its own temporaries and pass on to the executable's;
+  // convert to a directory stages a whole directory of .npy files.
+  const std::string npz = (outdir / "out.npz").string(), arrays = (outdir / "arrays").string();
+  const std::vector<std::string> to_directory = {"convert", in, arrays + "/"};
+  const std::vector<std::pair<int, std::vector<std::string>>> cases = {{SIGINT, cast},
+                                                                       {SIGTERM, cast},
+                                                                       {SIGHUP, cast},
+                                                                       {SIGINT, {"convert", "--compress", in, npz}},
+                                                                       {SIGTERM, to_directory}};
   for (const auto& [signal, args] : cases) {
     INFO("signal ", signal, " to ", args[0]);
     auto [seen, wstatus] = interrupt(signal, args);
@@ -433,6 +442,7 @@ TEST_CASE(
     CHECK(temporaries_in(outdir).empty());
     CHECK_FALSE(fs::exists(out));
     CHECK_FALSE(fs::exists(npz));
+    CHECK_FALSE(fs::exists(arrays));
   }
 
   // SIGKILL cannot be caught: the temporary stays, and cleanup finds it.
@@ -456,6 +466,18 @@ TEST_CASE(
   CHECK(temporaries_in(outdir).size() == 1);  // the live one
   live->abandon();
   CHECK(temporaries_in(outdir).empty());
+
+  // A staged directory that SIGKILL left, with a partial file in it: found and removed whole.
+  auto [dir_seen, dir_status] = interrupt(SIGKILL, to_directory);
+  REQUIRE(dir_seen);
+  CHECK(WIFSIGNALED(dir_status));
+  auto staged = temporaries_in(outdir);
+  REQUIRE(staged.size() == 1);
+  CHECK(fs::is_directory(staged[0]));
+  CHECK(run({"cleanup", outdir.string()}).out == staged[0] + "\n");
+  CHECK(run({"cleanup", "--delete", outdir.string()}).out == "removed " + staged[0] + "\n");
+  CHECK(temporaries_in(outdir).empty());
+  CHECK_FALSE(fs::exists(arrays));
 }
 
 TEST_CASE(

@@ -2,8 +2,9 @@
 // killed command left beside its outputs. Interrupted commands remove their
 // own (signals.hpp); only SIGKILL or a power cut can leave one, and a live
 // writer's temporary is never listed (atomic_file holds a lock on it).
-#include <cstdio>
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 #include "command.hpp"
 #include "safeweights/io/atomic_file.hpp"
@@ -44,17 +45,17 @@ int run_cleanup(args_t args) {
   if (cl.operands.empty()) return usage_error("cleanup: missing DIR", usage);
   const bool remove = cl.has("--delete");
   int status = exit_ok;
-  for (const std::string &dir : cl.operands) {
+  for (const std::string& dir : cl.operands) {
     auto stale = sw::atomic_file::stale_temporaries(dir);
     if (!stale) {
       print_error(printable(stale.error_value().message));
       status = exit_invalid;
       continue;
     }
-    for (const std::string &path : *stale) {
+    for (const std::string& path : *stale) {
       if (!remove) {
         write_out(stdout, printable(path) + "\n");
-      } else if (std::remove(path.c_str()) == 0) {
+      } else if (std::error_code ec; std::filesystem::remove_all(path, ec) > 0 && !ec) {
         write_out(stdout, "removed " + printable(path) + "\n");
       } else {
         print_error(printable(path) + ": cannot remove it");

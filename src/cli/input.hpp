@@ -10,13 +10,13 @@
 
 namespace safeweights_cli {
 
-inline safeweights::result<safeweights::reader> open_input(const std::string &path,
+inline safeweights::result<safeweights::reader> open_input(const std::string& path,
                                                            safeweights::read_options options = {}) {
   options.shrink_safe = true;
   return safeweights::reader::open(path, options);
 }
 
-inline safeweights::result<safeweights::reader> open_input(safeweights::file_handle file, const std::string &label,
+inline safeweights::result<safeweights::reader> open_input(safeweights::file_handle file, const std::string& label,
                                                            safeweights::read_options options = {}) {
   options.shrink_safe = true;
   return safeweights::reader::open(std::move(file), label, options);
@@ -24,7 +24,7 @@ inline safeweights::result<safeweights::reader> open_input(safeweights::file_han
 
 // The error of a write whose bytes came straight from `input`'s mapping: when
 // the input shrank under it (file_changed), the message names the input.
-inline safeweights::error name_changed_input(safeweights::error e, const std::string &input) {
+inline safeweights::error name_changed_input(safeweights::error e, const std::string& input) {
   if (e.code != safeweights::errc::file_changed) return e;
   return safeweights::make_error(e.code, input +
                                              ": changed while being read: the file shrank under the command "

@@ -18,7 +18,7 @@ namespace {
 constexpr int handled_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGBUS};
 struct sigaction previous_actions[NSIG];
 
-void put(const char *text, std::size_t n) {
+void put(const char* text, std::size_t n) {
   while (n > 0) {
     ssize_t w = ::write(STDERR_FILENO, text, n);
     if (w <= 0) return;
@@ -26,10 +26,10 @@ void put(const char *text, std::size_t n) {
     n -= static_cast<std::size_t>(w);
   }
 }
-void put(const char *text) { put(text, std::strlen(text)); }
+void put(const char* text) { put(text, std::strlen(text)); }
 
 // A path as printable() would show it, byte by byte: control bytes escaped.
-void put_escaped(const char *text, std::size_t n) {
+void put_escaped(const char* text, std::size_t n) {
   static constexpr char hex[] = "0123456789abcdef";
   for (std::size_t i = 0; i < n; ++i) {
     auto c = static_cast<unsigned char>(text[i]);
@@ -42,7 +42,7 @@ void put_escaped(const char *text, std::size_t n) {
   }
 }
 
-std::uintptr_t parse_hex(const char *&p, const char *end) {
+std::uintptr_t parse_hex(const char*& p, const char* end) {
   std::uintptr_t v = 0;
   for (; p < end; ++p) {
     char c = *p;
@@ -55,7 +55,7 @@ std::uintptr_t parse_hex(const char *&p, const char *end) {
 
 // Looks `address` up in /proc/self/maps: "begin-end perms offset dev inode
 // path". Writes the message and returns true when a mapped file holds it.
-bool report_changed_file(const void *address) {
+bool report_changed_file(const void* address) {
   int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   const auto target = reinterpret_cast<std::uintptr_t>(address);
@@ -71,12 +71,12 @@ bool report_changed_file(const void *address) {
         if (line_size < sizeof line) line[line_size++] = buffer[i];
         continue;
       }
-      const char *p = line;
-      const char *end = line + line_size;
+      const char* p = line;
+      const char* end = line + line_size;
       std::uintptr_t begin = parse_hex(p, end);
       ++p;
       std::uintptr_t stop = parse_hex(p, end);
-      const char *path = static_cast<const char *>(std::memchr(line, '/', line_size));
+      const char* path = static_cast<const char*>(std::memchr(line, '/', line_size));
       if (target >= begin && target < stop && path) {
         put("safeweights: ");
         put_escaped(path, static_cast<std::size_t>(end - path));
@@ -99,9 +99,9 @@ void set_default(int signal) {
   ::sigaction(signal, &dfl, nullptr);
 }
 
-void on_signal(int signal, siginfo_t *info, void *context) {
+void on_signal(int signal, siginfo_t* info, void* context) {
   safeweights::remove_temporary_files();
-  const struct sigaction &before = previous_actions[signal];
+  const struct sigaction& before = previous_actions[signal];
   if ((before.sa_flags & SA_SIGINFO) && before.sa_sigaction) {  // the executable's handler, from the module
     before.sa_sigaction(signal, info, context);
     return;

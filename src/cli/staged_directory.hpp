@@ -7,6 +7,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,20 +54,33 @@ class staged_directory {
       std::string name = stem;
       for (int k = 0; k < 6; ++k) name += letters[random() % (sizeof letters - 1)];
       // mkdir, not mkdtemp: the umask applies as it does to any new directory.
-      if (::mkdir(name.c_str(), 0777) == 0) d.temp_ = std::move(name);
+      int made = -1;
+      d.listing_ = sw::listed_temporary::created(name, sw::listed_temporary::kind::directory, [&] {
+        made = ::mkdir(name.c_str(), 0777);
+        return made == 0;
+      });
+      if (made == 0) d.temp_ = std::move(name);
       else if (errno != EEXIST || attempt == 100)
         return sw::errno_error(sw::errc::write_failed, target + ": cannot create a temporary directory beside it");
     }
+    // Held while it lives, so `safeweights cleanup` never takes it for one a killed process left.
+    d.lock_ = ::open(d.temp_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d.lock_ >= 0) ::flock(d.lock_, LOCK_EX | LOCK_NB);
     if (kept_mode) ::chmod(d.temp_.c_str(), *kept_mode);
     return d;
   }
 
   staged_directory(staged_directory&& o) noexcept
-      : target_(std::move(o.target_)), temp_(std::exchange(o.temp_, std::string())) {}
+      : target_(std::move(o.target_)),
+        temp_(std::exchange(o.temp_, std::string())),
+        listing_(std::move(o.listing_)),
+        lock_(std::exchange(o.lock_, -1)) {}
   staged_directory& operator=(staged_directory&&) = delete;
   ~staged_directory() {
     std::error_code ec;
     if (!temp_.empty()) std::filesystem::remove_all(temp_, ec);
+    listing_.release();
+    if (lock_ >= 0) ::close(lock_);
   }
 
   // Where to write the files, and where they will be.
@@ -85,6 +99,7 @@ class staged_directory {
     if (::rename(temp_.c_str(), target_.c_str()) != 0)
       return sw::errno_error(sw::errc::write_failed, target_ + ": cannot rename the new directory into place");
     temp_.clear();
+    listing_.release();
     int parent = ::open(sw::detail::parent_dir(target_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (parent >= 0) {
       ::fsync(parent);  // best effort: the rename is done either way
@@ -96,6 +111,8 @@ class staged_directory {
  private:
   staged_directory() = default;
   std::string target_, temp_;
+  sw::listed_temporary listing_;  // where a signal handler finds the directory
+  int lock_ = -1;                 // flock on the directory while it is staged
 };
 
 }  // namespace safeweights_cli

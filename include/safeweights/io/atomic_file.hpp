@@ -13,8 +13,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -96,15 +94,11 @@ class atomic_file {
     std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
     if (base.empty()) return make_error(errc::invalid_argument, path + ": not a file name");
     f.temp_ = detail::parent_dir(path) + "/" + detail::temporary_name(base);
-    // An interrupting signal between creating the file and listing it would
-    // find it unlisted, so the usual ones wait for both.
-    sigset_t interrupts, before;
-    sigemptyset(&interrupts);
-    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&interrupts, s);
-    ::pthread_sigmask(SIG_BLOCK, &interrupts, &before);
-    int fd = ::mkostemp(f.temp_.data(), O_CLOEXEC);
-    if (fd >= 0) f.slot_ = detail::list_temporary(f.temp_);
-    ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    int fd = -1;
+    f.listing_ = listed_temporary::created(f.temp_, listed_temporary::kind::file, [&] {
+      fd = ::mkostemp(f.temp_.data(), O_CLOEXEC);
+      return fd >= 0;
+    });
     if (fd < 0) {
       f.temp_.clear();
       return errno_error(errc::write_failed, path + ": cannot create a temporary file beside it");
@@ -117,8 +111,9 @@ class atomic_file {
   }
 
   // Temporaries in `dir` that no process is writing: left by a process that
-  // was killed (SIGKILL, a power cut) before it could remove them. Their
-  // paths, sorted, for the caller to show or remove.
+  // was killed (SIGKILL, a power cut) before it could remove them. Files, and
+  // directories staged the same way (their writers hold the same lock).
+  // Their paths, sorted, for the caller to show or remove.
   static result<std::vector<std::string>> stale_temporaries(const std::string &dir) {
     DIR *d = ::opendir(dir.c_str());
     if (!d) return errno_error(errc::io_error, dir + ": cannot list the directory");
@@ -131,7 +126,8 @@ class atomic_file {
       if (fd < 0) continue;
       struct stat st;
       // A writer holds the lock for as long as its temporary lives.
-      if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ::flock(fd, LOCK_EX | LOCK_NB) == 0) stale.push_back(path);
+      if (::fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) && ::flock(fd, LOCK_EX | LOCK_NB) == 0)
+        stale.push_back(path);
       ::close(fd);
     }
     ::closedir(d);
@@ -143,7 +139,7 @@ class atomic_file {
       : target_(std::move(o.target_)),
         temp_(std::move(o.temp_)),
         fd_(std::exchange(o.fd_, -1)),
-        slot_(std::exchange(o.slot_, -1)) {
+        listing_(std::move(o.listing_)) {
     o.temp_.clear();
   }
   atomic_file &operator=(atomic_file &&) = delete;
@@ -161,7 +157,7 @@ class atomic_file {
     if (::close(fd) != 0) return fail("cannot close");
     if (::rename(temp_.c_str(), target_.c_str()) != 0) return fail("cannot rename into place");
     temp_.clear();
-    detail::unlist_temporary(std::exchange(slot_, -1));
+    listing_.release();
     int dir = ::open(detail::parent_dir(target_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir >= 0) {
       ::fsync(dir);  // best effort: the rename is done either way
@@ -176,7 +172,7 @@ class atomic_file {
     fd_ = -1;
     if (!temp_.empty()) ::unlink(temp_.c_str());
     temp_.clear();
-    detail::unlist_temporary(std::exchange(slot_, -1));
+    listing_.release();
   }
 
  private:
@@ -190,7 +186,7 @@ class atomic_file {
   std::string target_;
   std::string temp_;
   int fd_ = -1;
-  int slot_ = -1;  // in the list of temporaries a signal handler removes
+  listed_temporary listing_;  // where a signal handler finds the temporary
 };
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END

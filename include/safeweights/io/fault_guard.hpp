@@ -25,20 +25,20 @@ namespace detail {
 
 struct fault_guard_frame {
   sigjmp_buf jump;
-  const std::byte *begin;
-  const std::byte *end;
+  const std::byte* begin;
+  const std::byte* end;
 };
 
-inline thread_local fault_guard_frame *active_fault_guard = nullptr;
+inline thread_local fault_guard_frame* active_fault_guard = nullptr;
 inline struct sigaction sigbus_before_guard {};
 
 // A fault inside the region of this thread's active guard jumps back to it;
 // any other goes where it went before the guard was installed.
-inline void on_guarded_sigbus(int signal, siginfo_t *info, void *context) {
-  fault_guard_frame *frame = active_fault_guard;
-  const auto *address = static_cast<const std::byte *>(info->si_addr);
+inline void on_guarded_sigbus(int signal, siginfo_t* info, void* context) {
+  fault_guard_frame* frame = active_fault_guard;
+  const auto* address = static_cast<const std::byte*>(info->si_addr);
   if (frame && address >= frame->begin && address < frame->end) siglongjmp(frame->jump, 1);
-  const struct sigaction &before = sigbus_before_guard;
+  const struct sigaction& before = sigbus_before_guard;
   if ((before.sa_flags & SA_SIGINFO) && before.sa_sigaction) {
     before.sa_sigaction(signal, info, context);
   } else if (before.sa_handler != SIG_DFL && before.sa_handler != SIG_IGN) {
@@ -74,12 +74,12 @@ inline void install_fault_guard_handler() {
 // faults to the handler that was there before; a program that installs its
 // own SIGBUS handler does so before its first guard.
 template <class Touch>
-result<void> guard_mapped_reads(std::span<const std::byte> region, Touch &&touch) {
+result<void> guard_mapped_reads(std::span<const std::byte> region, Touch&& touch) {
   detail::install_fault_guard_handler();
   detail::fault_guard_frame frame;
   frame.begin = region.data();
   frame.end = region.data() + region.size();
-  detail::fault_guard_frame *const outer = detail::active_fault_guard;
+  detail::fault_guard_frame* const outer = detail::active_fault_guard;
   // savemask: the jump out of the handler unblocks SIGBUS again.
   if (sigsetjmp(frame.jump, 1) != 0) {
     detail::active_fault_guard = outer;
