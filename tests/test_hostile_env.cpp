@@ -68,6 +68,24 @@ struct running_child {
     }
   }
   std::string output() const { return test_support::read_text(output_path); }
+
+  // Waits until the child holds `path` open (or has ended); false after 20 s.
+  bool wait_until_open(const std::string& path) const {
+    const fs::path wanted = fs::canonical(path);
+    const fs::path fds = "/proc/" + std::to_string(pid) + "/fd";
+    for (int i = 0; i < 200000; ++i) {
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(fds, ec)) {
+        std::error_code link_ec;
+        if (fs::read_symlink(e.path(), link_ec) == wanted) return true;
+      }
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
+        return true;  // it has ended (not reaped yet): nothing to wait for
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    return false;
+  }
 };
 
 // A valid file of one F32 tensor of `bytes` bytes (a pattern, not zeros).
@@ -269,7 +287,10 @@ TEST_CASE(
       INFO(args[0], ", attempt ", attempt);
       fs::copy_file(pristine, in, fs::copy_options::overwrite_existing);
       running_child child(args, (dir / "output").string());
-      std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 60));
+      // Cut short once the command has the file open, so the cut lands inside
+      // its run (before it, the file is merely invalid) on slow builds too.
+      REQUIRE(child.wait_until_open(in));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2 + rng() % 40));
       REQUIRE(::truncate(in.c_str(), 4096) == 0);
       int wstatus = child.wait();
       REQUIRE(WIFEXITED(wstatus));  // not WIFSIGNALED: no SIGBUS
@@ -277,6 +298,7 @@ TEST_CASE(
       const std::string err = child.output();
       if (WEXITSTATUS(wstatus) == 1) {
         ++reported;
+        INFO(err);
         CHECK(err.find("changed while being read") != std::string::npos);
         CHECK(err.find(in) != std::string::npos);
       }
