@@ -41,8 +41,9 @@ class staged_directory {
       std::error_code ec;
       if (!std::filesystem::is_empty(target, ec) || ec)
         return sw::make_error(sw::errc::invalid_argument,
-                              target + ": the directory is not empty; its files would be mixed with the new ones, "
-                                       "so give a new or empty directory");
+                              target +
+                                  ": the directory is not empty; its files would be mixed with the new ones, "
+                                  "so give a new or empty directory");
       kept_mode = st.st_mode & 07777;
     }
     staged_directory d;
@@ -59,7 +60,8 @@ class staged_directory {
         made = ::mkdir(name.c_str(), 0777);
         return made == 0;
       });
-      if (made == 0) d.temp_ = std::move(name);
+      if (made == 0)
+        d.temp_ = std::move(name);
       else if (errno != EEXIST || attempt == 100)
         return sw::errno_error(sw::errc::write_failed, target + ": cannot create a temporary directory beside it");
     }

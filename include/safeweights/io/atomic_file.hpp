@@ -31,7 +31,7 @@ namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 namespace detail {
 
-inline std::string parent_dir(const std::string &path) {
+inline std::string parent_dir(const std::string& path) {
   auto slash = path.find_last_of('/');
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";
@@ -77,7 +77,7 @@ inline bool looks_temporary(std::string_view name) {
 // permission bits (never set-id or sticky) and only when the caller owns a
 // regular file there; otherwise what a new file gets. lstat: a symlink
 // planted at the target lends nothing.
-inline mode_t output_mode(const std::string &target) {
+inline mode_t output_mode(const std::string& target) {
   struct stat st;
   if (::lstat(target.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid()) return st.st_mode & 0777;
   return new_file_mode();
@@ -87,7 +87,7 @@ inline mode_t output_mode(const std::string &target) {
 
 class atomic_file {
  public:
-  static result<atomic_file> create(const std::string &path) {
+  static result<atomic_file> create(const std::string& path) {
     atomic_file f;
     f.target_ = path;
     auto slash = path.find_last_of('/');
@@ -114,11 +114,11 @@ class atomic_file {
   // was killed (SIGKILL, a power cut) before it could remove them. Files, and
   // directories staged the same way (their writers hold the same lock).
   // Their paths, sorted, for the caller to show or remove.
-  static result<std::vector<std::string>> stale_temporaries(const std::string &dir) {
-    DIR *d = ::opendir(dir.c_str());
+  static result<std::vector<std::string>> stale_temporaries(const std::string& dir) {
+    DIR* d = ::opendir(dir.c_str());
     if (!d) return errno_error(errc::io_error, dir + ": cannot list the directory");
     std::vector<std::string> stale;
-    while (const dirent *e = ::readdir(d)) {
+    while (const dirent* e = ::readdir(d)) {
       std::string_view name(e->d_name);
       if (!detail::looks_temporary(name)) continue;
       std::string path = dir + "/" + std::string(name);
@@ -135,20 +135,20 @@ class atomic_file {
     return stale;
   }
 
-  atomic_file(atomic_file &&o) noexcept
+  atomic_file(atomic_file&& o) noexcept
       : target_(std::move(o.target_)),
         temp_(std::move(o.temp_)),
         fd_(std::exchange(o.fd_, -1)),
         listing_(std::move(o.listing_)) {
     o.temp_.clear();
   }
-  atomic_file &operator=(atomic_file &&) = delete;
-  atomic_file(const atomic_file &) = delete;
+  atomic_file& operator=(atomic_file&&) = delete;
+  atomic_file(const atomic_file&) = delete;
   ~atomic_file() { abandon(); }
 
   // The temporary file to write to, and the path it will replace.
   int fd() const noexcept { return fd_; }
-  const std::string &target() const noexcept { return target_; }
+  const std::string& target() const noexcept { return target_; }
 
   // Makes the written bytes durable and puts them in place of the target.
   result<void> commit() {
@@ -177,7 +177,7 @@ class atomic_file {
 
  private:
   atomic_file() = default;
-  error fail(const char *what) {
+  error fail(const char* what) {
     error e = errno_error(errc::write_failed, target_ + ": " + what);
     abandon();
     return e;

@@ -23,7 +23,7 @@ SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 
 // An error whose message ends with the text of `err` ("what: No such file or
 // directory").
-inline error errno_error(errc code, const std::string &what, int err = errno) {
+inline error errno_error(errc code, const std::string& what, int err = errno) {
   return make_error(code, what + ": " + std::strerror(err));
 }
 
@@ -31,8 +31,8 @@ class file_handle {
  public:
   file_handle() = default;
   explicit file_handle(int fd) noexcept : fd_(fd) {}
-  file_handle(file_handle &&other) noexcept : fd_(std::exchange(other.fd_, -1)), size_(std::exchange(other.size_, 0)) {}
-  file_handle &operator=(file_handle &&other) noexcept {
+  file_handle(file_handle&& other) noexcept : fd_(std::exchange(other.fd_, -1)), size_(std::exchange(other.size_, 0)) {}
+  file_handle& operator=(file_handle&& other) noexcept {
     if (this != &other) {
       close();
       fd_ = std::exchange(other.fd_, -1);
@@ -40,15 +40,15 @@ class file_handle {
     }
     return *this;
   }
-  file_handle(const file_handle &) = delete;
-  file_handle &operator=(const file_handle &) = delete;
+  file_handle(const file_handle&) = delete;
+  file_handle& operator=(const file_handle&) = delete;
   ~file_handle() { close(); }
 
   // Opens a regular file read-only and records its size. Anything else is
   // refused before a byte is read: opening a FIFO would block until a writer
   // came (O_NONBLOCK keeps open() from waiting; it is cleared again after),
   // and a directory, device or socket is never a weights file.
-  static result<file_handle> open_read(const std::string &path) {
+  static result<file_handle> open_read(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) return errno_error(errc::io_error, "cannot open");
     file_handle f(fd);
@@ -56,17 +56,16 @@ class file_handle {
     if (::fstat(fd, &st) != 0) return errno_error(errc::io_error, "cannot stat");
     if (!S_ISREG(st.st_mode))
       return make_error(errc::io_error, std::string("not a regular file: ") + kind_of(st.st_mode));
-    int flags = ::fcntl(fd, F_GETFL);
-    if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
-      return errno_error(errc::io_error, "cannot set blocking reads");
+    // F_SETFL sets only the status flags, of which O_NONBLOCK is the one given.
+    if (::fcntl(fd, F_SETFL, 0) != 0) return errno_error(errc::io_error, "cannot set blocking reads");
     f.size_ = static_cast<std::uint64_t>(st.st_size);
     return f;
   }
 
   // Reads exactly `n` bytes at `offset`, retrying short reads; a file that
   // ends early (it shrank since it was opened) is an error, not a short read.
-  result<void> read_exact(void *dst, std::size_t n, std::uint64_t offset) const {
-    auto *out = static_cast<char *>(dst);
+  result<void> read_exact(void* dst, std::size_t n, std::uint64_t offset) const {
+    auto* out = static_cast<char*>(dst);
     while (n > 0) {
       std::size_t chunk = n < (std::size_t{1} << 30) ? n : (std::size_t{1} << 30);
       ssize_t got = ::pread(fd_, out, chunk, static_cast<off_t>(offset));
@@ -98,7 +97,7 @@ class file_handle {
       auto left = static_cast<std::size_t>(got);
       while (first < parts.size() && left >= parts[first].iov_len) left -= parts[first++].iov_len;
       if (left) {
-        parts[first].iov_base = static_cast<char *>(parts[first].iov_base) + left;
+        parts[first].iov_base = static_cast<char*>(parts[first].iov_base) + left;
         parts[first].iov_len -= left;
       }
     }
@@ -111,7 +110,7 @@ class file_handle {
   explicit operator bool() const noexcept { return fd_ >= 0; }
 
  private:
-  static const char *kind_of(mode_t mode) noexcept {
+  static const char* kind_of(mode_t mode) noexcept {
     if (S_ISDIR(mode)) return "a directory";
     if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
     if (S_ISSOCK(mode)) return "a socket";
@@ -134,7 +133,7 @@ class file_handle {
 // The whole of a small file (a key, a signature, an index): read through
 // file_handle, so a FIFO or a directory is refused, never waited on; errors
 // name the file. Files over `limit` bytes are refused unread.
-inline result<std::string> read_small_file(const std::string &path, std::uint64_t limit) {
+inline result<std::string> read_small_file(const std::string& path, std::uint64_t limit) {
   auto file = file_handle::open_read(path);
   if (!file) return std::move(file).error_value().in(path);
   if (file->size() > limit)
