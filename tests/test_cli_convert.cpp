@@ -224,11 +224,15 @@ std::string npy_u8_preamble(std::uint64_t n, bool fortran) {
 // local header and central directory both say it holds `declared` bytes.
 std::string one_member_zip(const std::string& name, const std::string& data, std::uint32_t declared, bool deflate) {
   std::string packed = data;
-  if (deflate) {
-    packed = "\x01";  // the final block, stored: LEN, NLEN, the bytes
-    put_le(packed, data.size(), 2);
-    put_le(packed, 0xFFFF & ~data.size(), 2);
-    packed += data;
+  if (deflate) {  // stored deflate blocks of up to 65535 bytes: BFINAL, LEN, NLEN, the bytes
+    packed.clear();
+    for (std::size_t at = 0; at == 0 || at < data.size(); at += 65535) {
+      const std::size_t n = std::min<std::size_t>(65535, data.size() - at);
+      packed += at + n >= data.size() ? '\x01' : '\x00';
+      put_le(packed, n, 2);
+      put_le(packed, 0xFFFF & ~n, 2);
+      packed += data.substr(at, n);
+    }
   }
   const std::uint16_t method = deflate ? 8 : 0;
   auto entry = [&](std::string& out) {  // the fields both headers share, from the method on
@@ -304,6 +308,25 @@ TEST_CASE("convert .npz: a member stating more bytes than its packed bytes can h
       CHECK(bad.peak_rss_kib < rss_bound_kib);
       CHECK_FALSE(fs::exists(out));
     }
+}
+
+TEST_CASE("convert .npz: a deflated member whose stated size its packed bytes could just hold costs no more than it gives") {
+  // 1.1 MB packed may inflate to 1.1 GB (1032:1), so a claim of 1 GiB passes
+  // the check at open; the bytes that really come are 1.1 MB. The Fortran-order
+  // path reads the member whole: room for the claim up front was 1 GiB.
+  const std::uint64_t claimed_n = std::uint64_t{512} << 20;
+  const std::string preamble = npy_u8_preamble(claimed_n, true);
+  std::string data = preamble;
+  for (std::size_t i = 0; data.size() < (std::size_t{1100} << 10); ++i) data += static_cast<char>((i * 2654435761u) >> 13);
+  scratch_dir dir;
+  fs::path hostile = dir / "inflating.npz", out = dir / "out.safetensors";
+  test_support::write_text(hostile, one_member_zip("f.npy", data, preamble.size() + 2 * claimed_n, true));
+  run_result bad = run({"convert", hostile.string(), out.string()});
+  INFO(bad.err);
+  CHECK(bad.status == 1);
+  CHECK(bad.err.starts_with("safeweights: " + hostile.string() + ": member `f.npy` ends after 1126400 bytes"));
+  CHECK(bad.peak_rss_kib < run({"--version"}).peak_rss_kib + 96 * 1024);
+  CHECK_FALSE(fs::exists(out));
 }
 
 TEST_CASE("convert to .npz and back: every conformance file NumPy can hold comes back byte for byte") {

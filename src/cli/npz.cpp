@@ -90,9 +90,13 @@ sw::result<std::vector<std::byte>> npz_reader::read_prefix(const member& m, std:
   if (!f)
     return sw::make_error(sw::errc::io_error, path_ + ": member " + sw::detail::quote_name(m.name) + ": " +
                                                   zip_strerror(archive_of(archive_)));
-  // Room for what the member can hold; past that, room grows only as bytes arrive.
+  // Room at first for what the member can hold, but for no more than a 4:1
+  // inflation (weights rarely deflate better) or 64 MiB: a deflated member may
+  // claim up to 1032 times its packed size, so past that room grows only as
+  // bytes arrive, and a lie costs at most twice what really came.
   std::optional<std::uint64_t> most = most_bytes(m.method, m.packed);
-  std::vector<std::byte> out(static_cast<std::size_t>(std::min<std::uint64_t>(n, most ? *most : m.packed)));
+  const std::uint64_t plausible = std::max<std::uint64_t>(std::uint64_t{64} << 20, 4 * std::min(m.packed, UINT64_MAX / 4));
+  std::vector<std::byte> out(static_cast<std::size_t>(std::min<std::uint64_t>({n, most ? *most : m.packed, plausible})));
   std::size_t got = 0;
   std::string failure;
   while (got < n) {
