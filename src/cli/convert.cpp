@@ -328,7 +328,7 @@ sw::result<void> write_npy_into(const staged_directory& dir, const sw::tensor_vi
   const std::string path = dir.path() + "/" + std::string(view.name()) + ".npy";
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0) return sw::errno_error(sw::errc::write_failed, where + ": cannot create its .npy file");
-  sw::file_handle file(fd);
+  sw::file_handle closes(fd);
   if (auto w = write_npy_bytes(fd, where, view, out_type, bar); !w) return w;
   if (::fsync(fd) != 0) return sw::errno_error(sw::errc::write_failed, where + ": cannot sync its .npy file");
   return {};

@@ -95,8 +95,10 @@ sw::result<std::vector<std::byte>> npz_reader::read_prefix(const member& m, std:
   // claim up to 1032 times its packed size, so past that room grows only as
   // bytes arrive, and a lie costs at most twice what really came.
   std::optional<std::uint64_t> most = most_bytes(m.method, m.packed);
-  const std::uint64_t plausible = std::max<std::uint64_t>(std::uint64_t{64} << 20, 4 * std::min(m.packed, UINT64_MAX / 4));
-  std::vector<std::byte> out(static_cast<std::size_t>(std::min<std::uint64_t>({n, most ? *most : m.packed, plausible})));
+  const std::uint64_t plausible =
+      std::max<std::uint64_t>(std::uint64_t{64} << 20, 4 * std::min<std::uint64_t>(m.packed, UINT64_MAX / 4));
+  std::vector<std::byte> out(
+      static_cast<std::size_t>(std::min<std::uint64_t>({n, most ? *most : m.packed, plausible})));
   std::size_t got = 0;
   std::string failure;
   while (got < n) {

@@ -28,7 +28,8 @@ void put(const char* text, std::size_t n) {
 }
 void put(const char* text) { put(text, std::strlen(text)); }
 
-// A path as printable() would show it, byte by byte: control bytes escaped.
+// A path with its control bytes and backslashes escaped as \xNN, byte by
+// byte (printable() allocates, so a handler cannot call it).
 void put_escaped(const char* text, std::size_t n) {
   static constexpr char hex[] = "0123456789abcdef";
   for (std::size_t i = 0; i < n; ++i) {
@@ -53,8 +54,8 @@ std::uintptr_t parse_hex(const char*& p, const char* end) {
   return v;
 }
 
-// Looks `address` up in /proc/self/maps: "begin-end perms offset dev inode
-// path". Writes the message and returns true when a mapped file holds it.
+// Looks `address` up in /proc/self/maps ("begin-end perms offset dev inode path").
+// Writes the message and returns true when a mapped file holds it.
 bool report_changed_file(const void* address) {
   int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -81,8 +82,7 @@ bool report_changed_file(const void* address) {
         put("safeweights: ");
         put_escaped(path, static_cast<std::size_t>(end - path));
         put(": changed while being read: the file shrank under the command "
-            "(another process truncated or "
-            "rewrote it); the command stopped\n");
+            "(another process truncated or rewrote it); the command stopped\n");
         found = true;
       }
       line_size = 0;
@@ -108,8 +108,7 @@ void on_signal(int signal, siginfo_t* info, void* context) {
   }
   if (signal == SIGBUS) {
     if (info->si_code == BUS_ADRERR && report_changed_file(info->si_addr)) ::_exit(1);
-    set_default(signal);  // not a shrunk file: the access runs again and ends
-                          // the process
+    set_default(signal);  // not a shrunk file: the access runs again and ends the process
     return;
   }
   set_default(signal);

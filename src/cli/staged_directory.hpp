@@ -48,12 +48,13 @@ class staged_directory {
     }
     staged_directory d;
     d.target_ = target;
-    const std::string stem = sw::detail::parent_dir(target) + "/." + base + ".tmp-";
+    // atomic_file's naming (the same marker, cut to the name limit), so cleanup finds it.
+    const std::string pattern = sw::detail::parent_dir(target) + "/" + sw::detail::temporary_name(base);
     std::random_device random;
     for (int attempt = 0; d.temp_.empty(); ++attempt) {
       static constexpr char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-      std::string name = stem;
-      for (int k = 0; k < 6; ++k) name += letters[random() % (sizeof letters - 1)];
+      std::string name = pattern;
+      for (std::size_t k = name.size() - 6; k < name.size(); ++k) name[k] = letters[random() % (sizeof letters - 1)];
       // mkdir, not mkdtemp: the umask applies as it does to any new directory.
       int made = -1;
       d.listing_ = sw::listed_temporary::created(name, sw::listed_temporary::kind::directory, [&] {
@@ -65,7 +66,8 @@ class staged_directory {
       else if (errno != EEXIST || attempt == 100)
         return sw::errno_error(sw::errc::write_failed, target + ": cannot create a temporary directory beside it");
     }
-    // Held while it lives, so `safeweights cleanup` never takes it for one a killed process left.
+    // Held while it lives, so `safeweights cleanup` never takes it for one a
+    // killed process left; commit() syncs the directory through it.
     d.lock_ = ::open(d.temp_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (d.lock_ >= 0) ::flock(d.lock_, LOCK_EX | LOCK_NB);
     if (kept_mode) ::chmod(d.temp_.c_str(), *kept_mode);
@@ -91,13 +93,8 @@ class staged_directory {
 
   // Syncs the directory (its files must be synced already) and renames it onto the target.
   sw::result<void> commit() {
-    int fd = ::open(temp_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || ::fsync(fd) != 0) {
-      auto e = sw::errno_error(sw::errc::write_failed, target_ + ": cannot sync the new directory");
-      if (fd >= 0) ::close(fd);
-      return e;
-    }
-    ::close(fd);
+    if (lock_ < 0 || ::fsync(lock_) != 0)
+      return sw::errno_error(sw::errc::write_failed, target_ + ": cannot sync the new directory");
     if (::rename(temp_.c_str(), target_.c_str()) != 0)
       return sw::errno_error(sw::errc::write_failed, target_ + ": cannot rename the new directory into place");
     temp_.clear();
@@ -114,7 +111,7 @@ class staged_directory {
   staged_directory() = default;
   std::string target_, temp_;
   sw::listed_temporary listing_;  // where a signal handler finds the directory
-  int lock_ = -1;                 // flock on the directory while it is staged
+  int lock_ = -1;                 // the directory, under flock while it is staged
 };
 
 }  // namespace safeweights_cli

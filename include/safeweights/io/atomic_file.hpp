@@ -50,13 +50,15 @@ inline mode_t new_file_mode() {
 
 inline constexpr std::string_view temporary_marker = ".tmp-";
 inline constexpr std::size_t name_max = 255;
+// What a temporary's name adds to its output's: the leading '.', the marker, six random characters.
+inline constexpr std::size_t temporary_extra = 1 + temporary_marker.size() + 6;
 
-// The temporary's file name for an output named `base`: hidden, marked, and
-// never over the name limit, even when `base` is at it.
+// The temporary's name for an output named `base`, ending in "XXXXXX" for
+// mkostemp to fill: hidden, marked, and never over the name limit, even when
+// `base` is at it.
 inline std::string temporary_name(std::string_view base) {
-  const std::size_t fixed = 1 + temporary_marker.size() + 6;
-  if (base.size() + fixed > name_max) {
-    base = base.substr(0, name_max - fixed);
+  if (base.size() + temporary_extra > name_max) {
+    base = base.substr(0, name_max - temporary_extra);
     while (!base.empty() && (static_cast<unsigned char>(base.back()) & 0xC0) == 0x80) base.remove_suffix(1);
     if (!base.empty() && static_cast<unsigned char>(base.back()) >= 0xC0) base.remove_suffix(1);  // a cut lead byte
   }
@@ -68,8 +70,7 @@ inline std::string temporary_name(std::string_view base) {
 }
 
 inline bool looks_temporary(std::string_view name) {
-  const std::size_t fixed = 1 + temporary_marker.size() + 6;
-  return name.size() > fixed && name.front() == '.' &&
+  return name.size() > temporary_extra && name.front() == '.' &&
          name.substr(name.size() - 6 - temporary_marker.size(), temporary_marker.size()) == temporary_marker;
 }
 
@@ -104,8 +105,7 @@ class atomic_file {
       return errno_error(errc::write_failed, path + ": cannot create a temporary file beside it");
     }
     f.fd_ = fd;
-    ::flock(fd,
-            LOCK_EX | LOCK_NB);  // marks it live for stale_temporaries(); a hint only
+    ::flock(fd, LOCK_EX | LOCK_NB);  // marks it live for stale_temporaries(); a hint only
     ::fchmod(fd, detail::output_mode(path));
     return f;
   }

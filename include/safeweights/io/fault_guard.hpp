@@ -44,8 +44,7 @@ inline void on_guarded_sigbus(int signal, siginfo_t* info, void* context) {
   } else if (before.sa_handler != SIG_DFL && before.sa_handler != SIG_IGN) {
     before.sa_handler(signal);
   } else {
-    // Returning re-runs the faulting access, which the default action then
-    // ends.
+    // Returning re-runs the faulting access, which the default action then ends.
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     ::sigaction(SIGBUS, &dfl, nullptr);

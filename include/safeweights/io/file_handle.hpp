@@ -4,8 +4,8 @@
 
 #include <fcntl.h>
 #include <limits.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,8 +21,7 @@
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 
-// An error whose message ends with the text of `err` ("what: No such file or
-// directory").
+// An error whose message ends with the text of `err` ("what: No such file or directory").
 inline error errno_error(errc code, const std::string& what, int err = errno) {
   return make_error(code, what + ": " + std::strerror(err));
 }
@@ -31,7 +30,8 @@ class file_handle {
  public:
   file_handle() = default;
   explicit file_handle(int fd) noexcept : fd_(fd) {}
-  file_handle(file_handle&& other) noexcept : fd_(std::exchange(other.fd_, -1)), size_(std::exchange(other.size_, 0)) {}
+  file_handle(file_handle&& other) noexcept
+      : fd_(std::exchange(other.fd_, -1)), size_(std::exchange(other.size_, 0)) {}
   file_handle& operator=(file_handle&& other) noexcept {
     if (this != &other) {
       close();

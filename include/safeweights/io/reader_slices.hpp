@@ -24,7 +24,8 @@ inline result<void> reader::read_ranges(std::span<const byte_range> ranges) cons
                                                     std::to_string(r.size) + ") is outside the data section (" +
                                                     std::to_string(data_size) + " bytes)")
           .in(source());
-  if (!state_->file || (state_->mode == io_mode::mmap && !state_->shrink_safe)) {  // in memory: copy, touching only these pages
+  // In memory (and allowed to be read there): copy, touching only these pages.
+  if (!state_->file || (state_->mode == io_mode::mmap && !state_->shrink_safe)) {
     for (const byte_range& r : ranges)
       if (r.size)
         std::memcpy(r.dst, state_->bytes.data() + state_->index.data_offset() + r.offset,

@@ -7,7 +7,6 @@
 // under a lock).
 #pragma once
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
