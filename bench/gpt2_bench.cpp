@@ -86,7 +86,8 @@ void bm_load_convert(benchmark::State& state, const model_file* f) {
 void bm_copy_floor(benchmark::State& state, const model_file* f) {
   sw::reader r = sw::open(f->path);
   auto data = r.index().data_size();
-  const std::byte* src = r.tensor(r.tensors()[0]).value().bytes().data() - r.tensors()[0].begin;
+  const sw::tensor_view first = r.tensor(r.tensors()[0]).value();  // mapped: its bytes are the file's
+  const std::byte* src = first.bytes().data() - r.tensors()[0].begin;
   for (auto _ : state) {
     auto t0 = clock_type::now();
     sw::aligned_buffer out(static_cast<std::size_t>(2 * data));
@@ -143,7 +144,8 @@ void bm_decode(benchmark::State& state, const model_file* f) {
 // Floor: sum the file's mapped bytes as floats on the kernels' threads.
 void bm_read_floor(benchmark::State& state, const model_file* f) {
   sw::reader r = sw::open(f->path);
-  const auto* base = reinterpret_cast<const float*>(r.tensor(r.tensors()[0]).value().bytes().data());
+  const sw::tensor_view first = r.tensor(r.tensors()[0]).value();
+  const auto* base = reinterpret_cast<const float*>(first.bytes().data());
   const std::size_t n = static_cast<std::size_t>(r.index().data_size() / 4);
   auto sum = [&] { return swbench::sum_on_kernel_threads(base, n); };
   benchmark::DoNotOptimize(sum());

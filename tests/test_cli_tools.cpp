@@ -560,7 +560,7 @@ TEST_CASE("cast: float tensors become the dtype asked for, rounded to nearest ev
   fs::path copy = dir / "copy.safetensors";
   fs::copy_file(in, copy);
   REQUIRE(run({"cast", "--dtype", "bf16", copy.string(), copy.string()}).status == 0);
-  CHECK(open(copy).find("f")->type == sw::dtype::BF16);
+  CHECK(open(copy).tensor("f").value().type() == sw::dtype::BF16);
   run_result packed = run({"cast", "--dtype", "f32", valid("dtype_F4.safetensors").string(), (dir / "p.safetensors").string()});
   CHECK(packed.status == 1);
   CHECK(packed.err.find("packed") != std::string::npos);

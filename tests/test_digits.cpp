@@ -155,8 +155,9 @@ TEST_CASE("digits: the documented metadata keys read back; the data hash is that
     CHECK(card->training_date->size() == 20);  // 2024-05-01T12:00:00Z
     REQUIRE(card->data_sha256);
     sw::sha256_hasher h;
-    h.update(expected.file.tensor("inputs").value().bytes());
-    h.update(expected.file.tensor("labels").value().bytes());
+    sw::tensor_view inputs = expected.file.tensor("inputs").value(), labels = expected.file.tensor("labels").value();
+    h.update(inputs.bytes());
+    h.update(labels.bytes());
     auto digest = h.finish();
     CHECK(*card->data_sha256 == sw::to_hex(digest));
   }

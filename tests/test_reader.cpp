@@ -4,6 +4,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cmath>
+#include <complex>
 #include <fstream>
 #include <random>
 #include <xtensor/xview.hpp>
@@ -541,4 +543,49 @@ TEST_CASE("a header over 64 KiB is read in the mapping: the same index as pread,
   CHECK(mapped.code() == sw::errc::duplicate_key);
   CHECK(mapped.error_value().message == read.error_value().message);
   CHECK(mapped.error_value().message.find("`layer.7.w` appears twice") != std::string::npos);
+}
+
+TEST_CASE("to_floats: every float dtype a float holds, in every io_mode; integers and the rest refused") {
+  test_support::scratch_dir dir;
+  const std::vector<float> values{0.0f, -0.0f, 1.0f, -2.5f, 0.15625f, 448.0f};  // exact in every type below
+  std::vector<std::uint8_t> e4m3(values.size()), e5m2(values.size());
+  for (std::uint8_t code = 0;; ++code) {  // the codes whose value is each of `values`
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (sw::f8_to_float(sw::dtype::F8_E4M3, code) == values[i] && std::signbit(values[i]) ==
+          std::signbit(sw::f8_to_float(sw::dtype::F8_E4M3, code))) e4m3[i] = code;
+      if (sw::f8_to_float(sw::dtype::F8_E5M2, code) == values[i] && std::signbit(values[i]) ==
+          std::signbit(sw::f8_to_float(sw::dtype::F8_E5M2, code))) e5m2[i] = code;
+    }
+    if (code == 255) break;
+  }
+  const std::uint64_t n = values.size();
+  std::vector<std::int32_t> ints{1, 2, 3};
+  std::vector<std::complex<float>> complex{{1.0f, 2.0f}};
+  sw::writer w;
+  REQUIRE(w.add("f32", sw::dtype::F32, {n}, values));
+  REQUIRE(w.add("f64", sw::dtype::F64, {n}, values));
+  REQUIRE(w.add("f16", sw::dtype::F16, {n}, values));
+  REQUIRE(w.add("bf16", sw::dtype::BF16, {2, n / 2}, values));
+  REQUIRE(w.add("e4m3", sw::dtype::F8_E4M3, {n}, std::as_bytes(std::span(e4m3))));
+  REQUIRE(w.add("e5m2", sw::dtype::F8_E5M2, {n}, std::as_bytes(std::span(e5m2))));
+  REQUIRE(w.add<std::int32_t>("i32", {3}, ints));
+  REQUIRE(w.add<std::complex<float>>("c64", {1}, complex));
+  REQUIRE(w.add("empty", sw::dtype::BF16, {0}, std::span<const float>{}));
+  const std::string path = (dir / "floats.safetensors").string();
+  REQUIRE(w.write_file(path));
+  for (sw::io_mode mode : {sw::io_mode::mmap, sw::io_mode::pread}) {
+    auto r = sw::reader::open(path, {.mode = mode}).value();
+    for (const char* name : {"f32", "f64", "f16", "bf16", "e4m3", "e5m2"}) {
+      CAPTURE(name);
+      std::vector<float> got = r.tensor(name).value().to_floats().value();
+      REQUIRE(got.size() == values.size());
+      CHECK(std::memcmp(got.data(), values.data(), got.size() * sizeof(float)) == 0);  // -0 kept
+    }
+    CHECK(r.tensor("empty").value().to_floats().value().empty());
+    auto refused = r.tensor("i32").value().to_floats();
+    CHECK(refused.code() == sw::errc::dtype_mismatch);
+    CHECK(refused.error_value().message ==
+          "tensor `i32` is I32, not a float type to_floats() converts (F64, F32, F16, BF16, F8_*)");
+    CHECK(r.tensor("c64").value().to_floats().code() == sw::errc::dtype_mismatch);
+  }
 }

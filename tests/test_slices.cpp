@@ -220,7 +220,8 @@ TEST_CASE("a contiguous slice of a mapped file is a view into the mapping, outli
   const std::byte* whole = nullptr;
   {
     auto r = sw::reader::open(path).value();
-    whole = r.tensor("m").value().bytes().data();
+    sw::tensor_view m = r.tensor("m").value();
+    whole = m.bytes().data();
     rows = r.slice("m", {0, 4, 8}).value();
     cols = r.slice("m", {1, 4, 8}).value();
   }

@@ -392,8 +392,44 @@ TEST_CASE("save_state_dict then load_state_dict is the identity, bit for bit, in
     CHECK(a[i].value->type() == b[i].value->type());
     CHECK(std::memcmp(a[i].value->data(), b[i].value->data(), a[i].value->nbytes()) == 0);
   }
-  CHECK(sw::open(path).metadata_value("note") == "round trip");
+  sw::reader saved = sw::open(path);
+  CHECK(saved.metadata_value("note") == "round trip");
   // Saving over the file a module borrows from is safe: the old mapping stays valid.
   REQUIRE(nn::save_state_dict(back, path));
   CHECK(std::memcmp(a[0].value->data(), b[0].value->data(), a[0].value->nbytes()) == 0);
+}
+
+TEST_CASE("load_state_dict: U16 for a float parameter is refused (BF16 bits written as uint16), unless asked") {
+  test_support::scratch_dir dir;
+  file_maker f;
+  f.full();
+  // What writer::add<std::uint16_t> makes of BF16 weights 1.5 and -3.0: U16 numbers 16320 and 49216.
+  std::vector<std::uint16_t> bits(12);
+  for (std::size_t i = 0; i < bits.size(); ++i) bits[i] = sw::float_to_bf16(i % 2 ? -3.0f : 1.5f);
+  f.w = sw::writer{};
+  f.keep.clear();
+  f.add("encoder.fc.weight", {4, 3}, bits);
+  f.add("encoder.fc.bias", {4}, iota(4, 100));
+  f.add("encoder.scale", {4}, iota(4, 200));
+  f.add("head.weight", {2, 4}, iota(8, 300));
+  f.add("steps", {1}, std::vector<std::int64_t>{7});
+  std::string path = f.write(dir, "u16.safetensors");
+
+  small_model m;
+  auto refused = nn::load_state_dict(m, path);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.code() == sw::errc::state_dict_mismatch);
+  CHECK(refused.error_value().message.find("`encoder.fc.weight`: U16 in the file for a float parameter") !=
+        std::string::npos);
+  CHECK(untouched(m));
+  nn::load_report report = nn::check_state_dict(m, nn::checkpoint::open(path).value());
+  CHECK(report.u16_into_float == std::vector<std::string>{"encoder.fc.weight"});
+
+  // The opt-in loads the numbers as they are; an I64 buffer is not a float parameter.
+  nn::load_options as_numbers;
+  as_numbers.u16_as_numbers = true;
+  auto numbers = nn::load_state_dict(m, path, as_numbers);
+  REQUIRE(numbers);
+  CHECK(m.encoder.fc.weight.f32()[0] == 16320.0f);
+  CHECK(m.encoder.fc.weight.f32()[1] == 49216.0f);
 }

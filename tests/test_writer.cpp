@@ -2,6 +2,8 @@
 // back identically, streaming, aligned mode, and atomic replace under failure.
 #include <sys/stat.h>
 
+#include <cmath>
+#include <limits>
 #include <map>
 #include <random>
 
@@ -46,7 +48,7 @@ TEST_CASE("W1: every dtype round-trips through a file with its bytes, dtype and 
     CHECK(t.type() == type);
     CHECK(std::vector<std::uint64_t>(t.shape().begin(), t.shape().end()) == shape);
     CHECK(std::equal(t.bytes().begin(), t.bytes().end(), bytes.begin(), bytes.end()));
-    CHECK(rd.tensor("empty").value().bytes().empty());
+    CHECK(rd.tensor("empty").value().elements() == 0);
     CHECK((rd.find("scalar") != nullptr) == !scalar_bytes.empty());
   }
 }
@@ -321,4 +323,66 @@ TEST_CASE("W13: a new file gets the usual permissions, a replaced one keeps its 
   REQUIRE(w.write_file(path));
   REQUIRE(::stat(path.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
+}
+
+TEST_CASE("W-floats: floats stored as BF16, F16 or F64 round to nearest even, as every write of the file") {
+  // Values at and around the rounding points: ties go to even, NaN stays NaN, overflow is infinity in F16.
+  const float tie_down = sw::bf16_to_float(0x3F80) + std::ldexp(1.0f, -8);   // halfway 1.0 .. next: to 1.0
+  const float tie_up = sw::bf16_to_float(0x3F81) + std::ldexp(1.0f, -8);     // halfway, odd below: up
+  std::vector<float> values{0.0f, -0.0f, 1.0f, tie_down, tie_up, 3.14159265f, -65504.0f, 1e6f,
+                            std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN(),
+                            std::numeric_limits<float>::denorm_min(), 6.1e-5f};
+  sw::writer w;
+  const std::uint64_t n = values.size();
+  REQUIRE(w.add("bf16", sw::dtype::BF16, {n}, values));
+  REQUIRE(w.add("f16", sw::dtype::F16, {2, n / 2}, values));
+  REQUIRE(w.add("f64", sw::dtype::F64, {n}, values));
+  REQUIRE(w.add("f32", sw::dtype::F32, {n}, values));
+  auto first = w.serialize().value();
+  CHECK(w.serialize().value() == first);  // converted again, the same bytes
+  auto r = sw::reader::from_buffer(first).value();
+  auto bits16 = [&](const char* name) {
+    auto v = r.tensor(name).value();
+    std::vector<std::uint16_t> out(v.elements());
+    std::memcpy(out.data(), v.bytes().data(), v.bytes().size());
+    return out;
+  };
+  std::vector<std::uint16_t> bf16 = bits16("bf16"), f16 = bits16("f16");
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    CAPTURE(i);
+    CHECK(bf16[i] == sw::float_to_bf16(values[i]));
+    CHECK(f16[i] == sw::float_to_f16(values[i]));
+  }
+  CHECK(bf16[3] == 0x3F80);  // the tie rounds down to even
+  CHECK(bf16[4] == 0x3F82);  // and up to even
+  CHECK(f16[7] == 0x7C00);   // 1e6 is past F16's range: infinity
+  std::vector<float> back = r.tensor("f64").value().to_floats().value();
+  CHECK(std::memcmp(back.data(), values.data(), 9 * sizeof(float)) == 0);  // exact (NaN aside)
+  CHECK(std::isnan(back[9]));
+
+  // Only float dtypes, and the count the shape needs.
+  auto wrong_type = w.add("ints", sw::dtype::I32, {n}, values);
+  CHECK(wrong_type.code() == sw::errc::invalid_argument);
+  CHECK(wrong_type.error_value().message == "tensor `ints`: floats are written as F32, F64, F16 or BF16, not I32");
+  auto short_of = w.add("short", sw::dtype::BF16, {n + 1}, values);
+  CHECK(short_of.code() == sw::errc::size_mismatch);
+  CHECK(short_of.error_value().message == "tensor `short`: shape needs 13 values, 12 given");
+  CHECK(w.size() == 4);
+}
+
+TEST_CASE("W-floats: a BF16 tensor of many chunks written from floats reads back as their rounding") {
+  scratch_dir dir;
+  std::mt19937_64 rng(7);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> values(100'003);
+  for (float& v : values) v = normal(rng);
+  sw::writer w;
+  REQUIRE(w.add("emb", sw::dtype::BF16, {values.size()}, values));
+  const std::string path = (dir / "bf16.safetensors").string();
+  REQUIRE(w.write_file(path));
+  std::vector<float> back = sw::open(path).tensor("emb").value().to_floats().value();
+  REQUIRE(back.size() == values.size());
+  std::size_t wrong = 0;
+  for (std::size_t i = 0; i < values.size(); ++i) wrong += back[i] != sw::bf16_to_float(sw::float_to_bf16(values[i]));
+  CHECK(wrong == 0);
 }

@@ -139,6 +139,14 @@ class exception : public std::runtime_error {
   errc code_;
 };
 
+namespace detail {
+// True for types whose members hand out spans into memory the object may own
+// alone (tensor_view, typed_tensor): `->` on a temporary result of one is
+// deleted, since what it hands out would dangle at the end of the statement.
+template <class T>
+inline constexpr bool hands_out_views = false;
+}  // namespace detail
+
 template <class T>
 class [[nodiscard]] result {
  public:
@@ -161,8 +169,11 @@ class [[nodiscard]] result {
   T& operator*() & { return std::get<0>(state_); }
   const T& operator*() const& { return std::get<0>(state_); }
   T&& operator*() && { return std::get<0>(std::move(state_)); }
-  T* operator->() { return &std::get<0>(state_); }
-  const T* operator->() const { return &std::get<0>(state_); }
+  T* operator->() & { return &std::get<0>(state_); }
+  const T* operator->() const& { return &std::get<0>(state_); }
+  T* operator->() && requires(!detail::hands_out_views<T>) { return &std::get<0>(state_); }
+  // `f()->x()` on a temporary result of a view type: keep the result, or use `.value()`.
+  T* operator->() && requires detail::hands_out_views<T> = delete;
 
  private:
   void throw_if_error() const {

@@ -43,9 +43,9 @@ int main(int argc, char** argv) {
   for (const auto& m : model.metadata())
     std::printf("  metadata %s = %s\n", std::string(m.key).c_str(), std::string(m.value).c_str());
 
-  // 3. Use it: the weights are a span straight into the mapping.
-  std::span<const float> W = model.tensor("classifier.weight").value().as<float>().value();
-  std::span<const float> b = model.tensor("classifier.bias").value().as<float>().value();
+  // 3. Use it: the weights, straight from the mapping (each typed_tensor keeps it alive).
+  auto W = model.tensor("classifier.weight").value().as<float>().value();
+  auto b = model.tensor("classifier.bias").value().as<float>().value();
   const float x[3] = {1.0f, 2.0f, 3.0f};
   for (int c = 0; c < 2; ++c) {
     float logit = b[c];

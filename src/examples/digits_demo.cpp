@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     nn::tensor logits = model.forward(nn::tensor::from_floats(x, {n, 64}));
     auto torch_logits = expected.tensor("mlp.logits").value().typed<float>().value();
     auto torch_classes = expected.tensor("mlp.predictions").value().typed<std::int64_t>().value();
-    auto labels = expected.tensor("labels").value().bytes();  // U8
+    auto labels = expected.tensor("labels").value().as<std::uint8_t>().value();
 
     std::size_t same = 0, correct = 0;
     double max_diff = 0;
@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
         if (logits.f32()[i * 10 + c] > logits.f32()[i * 10 + best]) best = c;
       }
       same += static_cast<std::int64_t>(best) == torch_classes[i];
-      correct += best == std::to_integer<std::size_t>(labels[i]);
+      correct += best == labels[i];
     }
     std::printf("\n%zu of %zu predictions identical to PyTorch's; largest logit difference %.2g\n", same, n, max_diff);
     std::printf("accuracy on the digits: %.4f\n", double(correct) / double(n));

@@ -78,10 +78,23 @@ constexpr std::optional<dtype> parse_dtype(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-// The dtype whose elements a C++ type holds, for typed views. Types with no
-// C++ counterpart (F16, BF16, F8_*, F4, F6_*) are read as bytes or converted.
+// The dtype whose elements a C++ type holds, for typed views and the
+// writer. Types with no C++ counterpart (F16, BF16, F8_*, F4, F6_*) are read
+// with tensor_view::to_floats() or as bytes, and written from floats with
+// writer::add(name, dtype::BF16, shape, floats).
+namespace detail {
 template <class T>
-struct dtype_of;
+inline constexpr bool always_false_v = false;
+}  // namespace detail
+template <class T>
+struct dtype_of {
+  static_assert(detail::always_false_v<T>,
+                "safeweights: no dtype holds this element type. The element types are bool, std::int8_t, "
+                "std::uint8_t, std::int16_t, std::uint16_t, std::int32_t, std::uint32_t, std::int64_t, "
+                "std::uint64_t, float, double and std::complex<float> (long long and unsigned long long are "
+                "not std::int64_t and std::uint64_t on Linux: use the fixed-width types). For BF16 and F16 "
+                "values use floats: tensor_view::to_floats(), writer::add(name, dtype::BF16, shape, floats).");
+};
 template <> struct dtype_of<bool> { static constexpr dtype value = dtype::BOOL; };
 template <> struct dtype_of<std::uint8_t> { static constexpr dtype value = dtype::U8; };
 template <> struct dtype_of<std::int8_t> { static constexpr dtype value = dtype::I8; };

@@ -24,13 +24,17 @@ class loaded_tensors {
       by_name_.insert(views_[i].name(), i, [this](std::uint32_t k) { return views_[k].name(); });
   }
 
-  // The loaded tensors (views into the owned memory), their count, and the bytes owned.
-  std::span<const tensor_view> tensors() const noexcept { return views_; }
+  // The loaded tensors (views into the owned memory), their count, and the
+  // bytes owned. The views keep the memory alive; the span and find()'s
+  // pointer live as long as this object, so a temporary's are deleted.
+  std::span<const tensor_view> tensors() const& noexcept { return views_; }
+  std::span<const tensor_view> tensors() && = delete;
   std::size_t size() const noexcept { return views_.size(); }
   std::size_t bytes() const noexcept { return owner_->buffer.size(); }
 
   // A loaded tensor by name, or nullptr.
-  const tensor_view* find(std::string_view name) const noexcept {
+  const tensor_view* find(std::string_view name) && = delete;
+  const tensor_view* find(std::string_view name) const& noexcept {
     std::uint32_t i = by_name_.find(name, [this](std::uint32_t k) { return views_[k].name(); });
     return i == detail::name_table::empty ? nullptr : &views_[i];
   }
@@ -40,6 +44,11 @@ class loaded_tensors {
   std::vector<tensor_view> views_;
   detail::name_table by_name_;
 };
+
+namespace detail {
+template <>
+inline constexpr bool hands_out_views<loaded_tensors> = true;
+}  // namespace detail
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END
 }  // namespace safeweights

@@ -113,18 +113,26 @@ class reader {
   }
 
   // The path (or buffer label), how the file is read, its size, and the validated header:
-  // tensors in offset order, lookup by name, the __metadata__ map.
-  const std::string& source() const noexcept { return state_->source; }
+  // tensors in offset order, lookup by name, the __metadata__ map. What these
+  // hand out by reference lives as long as the reader (its views keep the
+  // header alive too), so on a temporary reader they are deleted.
+  const std::string& source() const& noexcept { return state_->source; }
   io_mode mode() const noexcept { return state_->mode; }
   std::uint64_t file_size() const noexcept { return state_->file_size; }
-  const header_index& index() const noexcept { return state_->index; }
-  std::span<const tensor_info> tensors() const noexcept { return state_->index.tensors(); }
-  const tensor_info* find(std::string_view name) const noexcept { return state_->index.find(name); }
+  const header_index& index() const& noexcept { return state_->index; }
+  std::span<const tensor_info> tensors() const& noexcept { return state_->index.tensors(); }
+  const tensor_info* find(std::string_view name) const& noexcept { return state_->index.find(name); }
   bool has_metadata() const noexcept { return state_->index.has_metadata(); }
-  std::span<const metadata_entry> metadata() const noexcept { return state_->index.metadata(); }
-  std::optional<std::string_view> metadata_value(std::string_view key) const noexcept {
+  std::span<const metadata_entry> metadata() const& noexcept { return state_->index.metadata(); }
+  std::optional<std::string_view> metadata_value(std::string_view key) const& noexcept {
     return state_->index.metadata_value(key);
   }
+  const std::string& source() && = delete;
+  const header_index& index() && = delete;
+  std::span<const tensor_info> tensors() && = delete;
+  const tensor_info* find(std::string_view name) && = delete;
+  std::span<const metadata_entry> metadata() && = delete;
+  std::optional<std::string_view> metadata_value(std::string_view key) && = delete;
 
   // A view of one tensor (zero-copy when mapped; read into owned memory in pread mode).
   result<tensor_view> tensor(std::string_view name) const {

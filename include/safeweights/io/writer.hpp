@@ -9,7 +9,9 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
+#include <ranges>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +21,7 @@
 #include "safeweights/detail/json_writer.hpp"
 #include "safeweights/detail/name_table.hpp"
 #include "safeweights/detail/output_sink.hpp"
+#include "safeweights/format/elements.hpp"
 #include "safeweights/format/read_options.hpp"
 #include "safeweights/io/atomic_file.hpp"
 #include "safeweights/io/tensor_view.hpp"
@@ -57,6 +60,31 @@ class writer {
   template <class T>
   result<void> add(std::string name, std::vector<std::uint64_t> shape, std::span<const T> values) {
     return add(std::move(name), dtype_of_v<T>, std::move(shape), std::as_bytes(values));
+  }
+
+  // Adds float values stored as `type` (F32, F64, F16 or BF16), rounded to
+  // nearest even as PyTorch's `.to()` does. The values, like bytes above,
+  // stay with the caller until the write is done; they are converted a chunk
+  // at a time each time the file is written. BF16 weights already held as
+  // raw uint16 bits go in as add(name, dtype::BF16, shape, std::as_bytes(bits)):
+  // add<std::uint16_t> would store them as U16 numbers.
+  // (Any contiguous range of float: a vector, an array, a span.)
+  template <std::ranges::contiguous_range Floats>
+    requires std::same_as<std::ranges::range_value_t<Floats>, float>
+  result<void> add(std::string name, dtype type, std::vector<std::uint64_t> shape, const Floats& floats) {
+    const std::span<const float> values(std::ranges::data(floats), std::ranges::size(floats));
+    if (type == dtype::F32) return add(std::move(name), type, std::move(shape), std::as_bytes(values));
+    if (type != dtype::F64 && type != dtype::F16 && type != dtype::BF16)
+      return make_error(errc::invalid_argument, "tensor " + detail::quote_name(name) + ": floats are written as F32, "
+                                                "F64, F16 or BF16, not " + std::string(dtype_name(type)));
+    auto size = checked_size(name, type, shape);
+    if (!size) return std::move(size).error_value();
+    const std::size_t width = byte_width(type);
+    if (*size / width != values.size())
+      return make_error(errc::size_mismatch, "tensor " + detail::quote_name(name) + ": shape needs " +
+                                                 std::to_string(*size / width) + " values, " +
+                                                 std::to_string(values.size()) + " given");
+    return push(entry{std::move(name), type, std::move(shape), *size, {}, {}, values});
   }
 
   // Adds every tensor of a view: name, dtype, shape and bytes.
@@ -164,8 +192,9 @@ class writer {
     dtype type;
     std::vector<std::uint64_t> shape;
     std::uint64_t size;
-    std::span<const std::byte> bytes;
-    chunk_source source;
+    std::span<const std::byte> bytes = {};
+    chunk_source source = {};
+    std::span<const float> floats = {};  // values stored as `type` by the write (not F32: those are `bytes`)
   };
 
   static result<std::uint64_t> checked_size(const std::string& name, dtype type,
@@ -220,6 +249,10 @@ class writer {
     if (auto r = sink.write(std::as_bytes(std::span(json->data(), json->size()))); !r) return r;
     std::vector<std::byte> chunk;
     for (const entry* e : canonical_order()) {
+      if (!e->floats.empty()) {
+        if (auto r = write_floats(sink, *e, chunk); !r) return r;
+        continue;
+      }
       if (!e->source) {
         if (auto r = sink.write(e->bytes); !r) return r;
         continue;
@@ -237,6 +270,31 @@ class writer {
         if (auto r = sink.write(std::span<const std::byte>(chunk.data(), got)); !r) return r;
         done += got;
       }
+    }
+    return {};
+  }
+
+  // A float entry's values stored as its dtype, converted through `chunk` 64 KiB at a time.
+  template <class Sink>
+  static result<void> write_floats(Sink& sink, const entry& e, std::vector<std::byte>& chunk) {
+    constexpr std::size_t per_chunk = 8192;
+    const std::size_t width = byte_width(e.type);
+    if (chunk.size() < per_chunk * width) chunk.resize(per_chunk * width);
+    for (std::size_t done = 0; done < e.floats.size();) {
+      const std::size_t n = std::min(per_chunk, e.floats.size() - done);
+      std::byte* out = chunk.data();
+      for (std::size_t i = 0; i < n; ++i) {
+        const float v = e.floats[done + i];
+        if (e.type == dtype::F64) {
+          const double d = v;
+          std::memcpy(out + i * width, &d, width);
+        } else {
+          const std::uint16_t h = e.type == dtype::BF16 ? float_to_bf16(v) : float_to_f16(v);
+          std::memcpy(out + i * width, &h, width);
+        }
+      }
+      if (auto r = sink.write(std::span<const std::byte>(out, n * width)); !r) return r;
+      done += n;
     }
     return {};
   }

@@ -56,6 +56,11 @@ struct load_options {
   // unexpected: "h.*.attn.bias", where '*' stands for one name segment's text.
   std::vector<std::string> ignore_unexpected;
   dtype_policy dtypes = dtype_policy::as_declared;
+  // A U16 tensor in the file for a float parameter is refused (reported in
+  // `u16_into_float`): U16 is what BF16 or F16 bits become when written as
+  // raw uint16 (writer::add<std::uint16_t>), and loading them as numbers
+  // gives weights like 16128. True loads them as the numbers they are.
+  bool u16_as_numbers = false;
   // Called with (bytes done, bytes total) as tensors are poured; returning
   // false cancels the load (errc::load_cancelled) with the module unchanged.
   std::function<bool(std::uint64_t done, std::uint64_t total)> progress;
@@ -80,13 +85,15 @@ struct load_report {
   std::vector<dtype_change> unconvertible;   // e.g. C64 into F32
   std::vector<std::string> duplicate_targets;  // module names two file tensors were mapped to
   std::vector<dtype_change> conversions;     // what was (or would be) converted
+  std::vector<std::string> u16_into_float;   // U16 tensors for float parameters (load_options::u16_as_numbers)
   std::size_t loaded = 0;                    // tensors poured (or that would be)
   std::size_t zero_copy = 0;                 // of which borrowed from the mapping
   std::uint64_t bytes_borrowed = 0, bytes_copied = 0;
 
   // Problems that fail a load in either mode.
   bool has_errors() const noexcept {
-    return !shape_mismatches.empty() || !unconvertible.empty() || !duplicate_targets.empty();
+    return !shape_mismatches.empty() || !unconvertible.empty() || !duplicate_targets.empty() ||
+           !u16_into_float.empty();
   }
   bool fits(bool strict) const noexcept {
     return !has_errors() && (!strict || (missing_keys.empty() && unexpected_keys.empty()));
@@ -114,6 +121,10 @@ struct load_report {
               std::string(dtype_name(c.to)));
     for (const auto& d : duplicate_targets)
       section(safeweights::detail::quote_name(d) + ": more than one file tensor maps to this name");
+    for (const auto& n : u16_into_float)
+      section(safeweights::detail::quote_name(n) +
+              ": U16 in the file for a float parameter (BF16 or F16 bits written as uint16? write them with "
+              "dtype::BF16 or F16; load_options::u16_as_numbers loads them as numbers)");
     return out;
   }
 };
@@ -215,6 +226,10 @@ inline load_plan plan_load(module& m, const checkpoint& file, const load_options
     for (std::size_t d = 0; same_shape && d < file_shape.size(); ++d) same_shape = file_shape[d] == slot.dim(d);
     if (!same_shape) {
       report.shape_mismatches.push_back({name, {file_shape.begin(), file_shape.end()}, slot.shape()});
+      continue;
+    }
+    if (e.info->type == dtype::U16 && is_float_type(slot.type()) && !options.u16_as_numbers) {
+      report.u16_into_float.push_back(std::move(name));
       continue;
     }
     const dtype target = target_dtype(slot.type(), e.info->type, options.dtypes);
