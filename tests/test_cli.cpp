@@ -426,7 +426,11 @@ TEST_CASE("cli repack: every valid file comes back byte for byte") {
     fs::path out = dir / f.filename().string();
     run_result r = run({"repack", f.string(), out.string()});
     REQUIRE_MESSAGE(r.status == 0, r.err);
-    CHECK(r.out.empty());
+    const std::size_t tensors = sw::reader::open(f.string())->tensors().size();
+    CHECK(r.out.starts_with("wrote " + out.string() + ": " + std::to_string(tensors) +
+                            (tensors == 1 ? " tensor, " : " tensors, ")));
+    CHECK(r.out.ends_with("B\n"));
+    CHECK(lines_of(r.out).size() == 1);
     CHECK(r.err.empty());
     CHECK(read_bytes(out) == read_bytes(f));
   }

@@ -41,7 +41,8 @@ sw::reader convert_ok(const std::vector<std::string>& args) {
   run_result r = run(args);
   INFO("convert ", args.back(), ": ", r.err);
   REQUIRE(r.status == 0);
-  CHECK(r.out.empty());
+  CHECK(r.out.starts_with("wrote " + args.back() + ": "));
+  CHECK(cli_test::lines_of(r.out).size() == 1);
   CHECK(r.err.empty());
   return sw::reader::open(args.back()).value();
 }
@@ -540,6 +541,54 @@ TEST_CASE("convert from safetensors: dtypes NumPy lacks need --dtype; packed one
   run_result packed = run({"convert", "--dtype", "f32", valid("dtype_F4.safetensors").string(), npz.string()});
   CHECK(packed.status == 1);
   CHECK(packed.err.find("packed") != std::string::npos);
+}
+
+TEST_CASE("convert to NumPy warns that __metadata__ is dropped, naming how many keys; --quiet silences it") {
+  scratch_dir dir;
+  const std::string with_metadata = valid("metadata.safetensors").string();
+  const std::size_t keys = sw::reader::open(with_metadata)->metadata().size();
+  REQUIRE(keys > 1);
+  const std::string warning =
+      "safeweights: warning: " + with_metadata + ": its __metadata__ (" + std::to_string(keys) +
+      " keys) is dropped: NumPy files have no place for it\n";
+  int n = 0;
+  for (const std::string& out : {"x.npz", "x.npy", "arrays/"}) {
+    INFO(out);
+    const std::string path = (dir / (std::to_string(n++) + out)).string();
+    run_result r = run({"convert", with_metadata, path});
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    CHECK(r.err == warning);
+    CHECK(r.out.starts_with("wrote " + path + ": 1 "));
+    const std::string again = (dir / (std::to_string(n++) + out)).string();
+    for (const char* quiet : {"--quiet", "-q"}) {
+      run_result q = run({"convert", quiet, with_metadata, again});
+      REQUIRE_MESSAGE(q.status == 0, q.err);
+      CHECK(q.err.empty());
+      CHECK(q.out.empty());
+      fs::remove_all(again);
+    }
+  }
+  // No metadata, nothing to warn about; an empty __metadata__ neither.
+  const std::string empty_metadata = (dir / "empty_metadata.safetensors").string();
+  {
+    sw::writer w;
+    const float one = 1;
+    REQUIRE(w.add("x", sw::dtype::F32, {1}, std::as_bytes(std::span(&one, 1))));
+    w.enable_metadata();
+    REQUIRE(w.write_file(empty_metadata));
+    REQUIRE(sw::reader::open(empty_metadata)->has_metadata());
+  }
+  for (const std::string in : {valid("dtype_F32.safetensors").string(), empty_metadata}) {
+    run_result r = run({"convert", in, (dir / "plain.npz").string()});
+    INFO(in, ": ", r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.err.empty());
+    fs::remove(dir / "plain.npz");
+  }
+  // A failed conversion says only why it failed.
+  run_result failed = run({"convert", with_metadata, (dir / "no" / "such" / "dir.npz").string()});
+  CHECK(failed.status == 1);
+  CHECK(failed.err.find("warning") == std::string::npos);
 }
 
 TEST_CASE("convert usage errors exit 2 naming the problem") {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -186,13 +187,121 @@ TEST_CASE("diff: an F32 file against its BF16 cast differs by at most BF16's rou
   CHECK(double(t["max_rel_diff"]) <= 0x1p-8);  // half a unit in BF16's 8-bit significand
 }
 
-TEST_CASE("diff: invalid files exit 1 with the error; usage errors exit 2") {
+TEST_CASE("diff: invalid files exit 3 (could not compare) with the error; usage errors exit 2") {
   run_result r = run({"diff", valid("scalar.safetensors").string(), cli_test::malformed("hole.safetensors").string()});
-  CHECK(r.status == 1);
+  CHECK(r.status == 3);
   CHECK(r.out.empty());
   CHECK(r.err.find("hole.safetensors") != std::string::npos);
   check_usage_error({"diff", valid("scalar.safetensors").string()}, "needs A and B");
   check_usage_error({"diff", "--fast", "a", "b"}, "unknown option `--fast`");
+}
+
+TEST_CASE("diff --atol/--rtol: the same when every |a - b| <= atol + rtol * |b| (numpy.allclose), B the reference") {
+  scratch_dir dir;
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  // w differs by 2^-10 at 1 and by exactly 1 at 100 (both exact in F32 and F64).
+  fs::path a = write(dir / "a.safetensors",
+                     {tensor<float>("w", {4}, {1, 2, 100, nan}), tensor<std::int32_t>("i", {2}, {1, 2})});
+  fs::path b = write(dir / "b.safetensors",
+                     {tensor<float>("w", {4}, {1.0009765625f, 2, 101, nan}), tensor<std::int32_t>("i", {2}, {1, 2})});
+  auto status = [&](std::vector<std::string> flags, const fs::path& x, const fs::path& y) {
+    flags.insert(flags.begin(), "diff");
+    flags.push_back(x.string());
+    flags.push_back(y.string());
+    run_result r = run(flags);
+    INFO(r.out, r.err);
+    CHECK(r.err.empty());
+    return r.status;
+  };
+  CHECK(status({}, a, b) == 1);                     // exact by default, as before
+  CHECK(status({"--atol", "1"}, a, b) == 0);        // |101 - 100| = 1 <= 1: the bound is inclusive
+  CHECK(status({"--atol", "0.5"}, a, b) == 1);      // 1 > 0.5
+  CHECK(status({"--rtol", "0.00995"}, a, b) == 0);  // 1 <= 0.00995 * 101
+  CHECK(status({"--rtol", "0.00995"}, b, a) == 1);  // 1 > 0.00995 * 100: |b| is B's
+  CHECK(status({"--atol=0.5", "--rtol=0.005"}, a, b) == 0);  // 1 <= 0.5 + 0.505
+  CHECK(status({"--atol", "0.0009765625"}, a, b) == 1);       // the 2^-10 passes, the 1 does not
+
+  // A NaN or infinity facing anything else is outside any tolerance.
+  fs::path c = write(dir / "c.safetensors",
+                     {tensor<float>("w", {4}, {1, 2, 100, inf}), tensor<std::int32_t>("i", {2}, {1, 2})});
+  CHECK(status({"--atol", "1e300"}, c, a) == 1);
+  // With a tolerance, dtypes may differ: F32 against the same values in F64.
+  fs::path d = write(dir / "d.safetensors",
+                     {tensor<double>("w", {4}, {1, 2, 100, nan}), tensor<std::int32_t>("i", {2}, {1, 2})});
+  CHECK(status({}, a, d) == 1);
+  CHECK(status({"--atol", "0"}, a, d) == 0);
+
+  // --json: the tolerances, and per tensor whether it is within them.
+  run_result j = run({"diff", "--json", "--atol", "0.5", a.string(), b.string()});
+  CHECK(j.status == 1);
+  simdjson::dom::parser p;
+  simdjson::dom::element doc = parse(p, j.out);
+  CHECK(double(doc["atol"]) == 0.5);
+  CHECK(double(doc["rtol"]) == 0.0);
+  CHECK_FALSE(bool(doc["same"]));
+  simdjson::dom::element w = doc["different_tensors"].at(0);
+  CHECK(std::string_view(w["name"]) == "w");
+  CHECK_FALSE(bool(w["within_tolerance"]));
+  CHECK(std::uint64_t(w["values_outside_tolerance"]) == 1);
+  CHECK(std::uint64_t(w["values_differing"]) == 2);
+  run_result within = run({"diff", "--json", "--atol", "1", a.string(), b.string()});
+  CHECK(within.status == 0);
+  simdjson::dom::element wdoc = parse(p, within.out);
+  CHECK(bool(wdoc["same"]));
+  CHECK_FALSE(bool(wdoc["identical"]));
+  CHECK(bool(wdoc["different_tensors"].at(0)["within_tolerance"]));
+  CHECK(std::uint64_t(wdoc["different_tensors"].at(0)["values_outside_tolerance"]) == 0);
+  // Without a tolerance: null, and no per-tensor verdict.
+  run_result exact = run({"diff", "--json", a.string(), b.string()});
+  simdjson::dom::element edoc = parse(p, exact.out);
+  CHECK(edoc["atol"].is_null());
+  CHECK(edoc["rtol"].is_null());
+  CHECK(edoc["different_tensors"].at(0)["within_tolerance"].error() == simdjson::NO_SUCH_FIELD);
+
+  // The text form says so, per tensor and in the last line.
+  run_result text = run({"diff", "--atol", "1", a.string(), b.string()});
+  CHECK(text.out.find(", within tolerance\n") != std::string::npos);
+  CHECK(lines_of(text.out).back() == "same within atol 1, rtol 0: 1 tensors identical, 1 within tolerance, same metadata");
+  run_result outside = run({"diff", "--atol", "0.5", a.string(), b.string()});
+  CHECK(outside.out.find(", 1 outside tolerance\n") != std::string::npos);
+  CHECK(lines_of(outside.out).back().starts_with("differ: 1 tensors identical, 1 different (0 within tolerance), "));
+
+  for (const char* bad : {"-1", "abc", "", "nan", "inf", "1e400", "0.5x"}) {
+    check_usage_error({"diff", "--atol", bad, a.string(), b.string()}, "--atol wants a number >= 0");
+    check_usage_error({"diff", "--rtol", bad, a.string(), b.string()}, "--rtol wants a number >= 0");
+  }
+  check_usage_error({"diff", a.string(), b.string(), "--atol"}, "`--atol` needs a value");
+}
+
+TEST_CASE("diff: exit 3 when a file is missing, unreadable or invalid, whichever side, whatever the tolerance") {
+  scratch_dir dir;
+  const std::string good = valid("scalar.safetensors").string();
+  fs::path unreadable = dir / "unreadable.safetensors";
+  fs::copy_file(good, unreadable);
+  fs::permissions(unreadable, fs::perms::none);
+  const bool root = ::geteuid() == 0;  // root reads it anyway
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {good, (dir / "missing.safetensors").string()},
+      {(dir / "missing.safetensors").string(), good},
+      {cli_test::malformed("hole.safetensors").string(), good},
+      {good, cli_test::malformed("too_short.safetensors").string()},
+      {good, dir.path().string()},  // a directory
+  };
+  if (!root) cases.emplace_back(good, unreadable.string());
+  for (const auto& [x, y] : cases) {
+    for (bool tolerance : {false, true}) {
+      std::vector<std::string> args = {"diff"};
+      if (tolerance) args.insert(args.end(), {"--json", "--rtol", "0.1"});
+      args.push_back(x);
+      args.push_back(y);
+      run_result r = run(args);
+      INFO(x, " ", y, ": ", r.err);
+      CHECK(r.status == 3);
+      CHECK(r.out.empty());
+      CHECK(r.err.starts_with("safeweights: "));
+      CHECK(lines_of(r.err).size() == 1);
+    }
+  }
 }
 
 // ---------------------------------------------------------------- stats
@@ -273,7 +382,8 @@ TEST_CASE("shard: Hugging Face's shards and index, byte for byte") {
   fs::path out = dir / "out";
   run_result r = run({"shard", in.string(), "--max-size", "200", out.string()});
   REQUIRE_MESSAGE(r.status == 0, r.err);
-  CHECK(r.out.empty());
+  CHECK(r.out.starts_with("wrote " + out.string() + ": 6 tensors in 3 shards, "));
+  CHECK(r.out.ends_with(" kB (index model.safetensors.index.json)\n"));  // about 1.7 kB
   CHECK(r.err.empty());
   const std::string want_index = R"({
   "metadata": {
@@ -384,6 +494,74 @@ TEST_CASE("shard --max-size reads sizes as Hugging Face does") {
   for (const char* bad : {"5XB", "", "-1GB", "0", "GB", "1e400GB", "nanGB"})
     check_usage_error({"shard", in.string(), "--max-size", bad, (dir / "never").string()}, "--max-size");
   check_usage_error({"shard", in.string(), (dir / "never").string()}, "missing --max-size");
+  CHECK_FALSE(fs::exists(dir / "never"));
+}
+
+TEST_CASE("shard --num-shards N: exactly N shards in file order, the largest as small as can be; merge gives IN back") {
+  scratch_dir dir;
+  fs::path in = write_shard_input(dir / "in.safetensors", {{"format", "pt"}});
+  // a(100) b(300) c(52) d(60) z(12) e(40): N -> the shards' tensors.
+  const std::vector<std::pair<std::size_t, std::vector<std::vector<std::string>>>> cases = {
+      {2, {{"a", "b"}, {"c", "d", "z\xf0\x9f\x98\x80", "\xc3\xa9\"\\\x7f"}}},  // 400 + 164, not 100 + 464
+      {3, {{"a"}, {"b"}, {"c", "d", "z\xf0\x9f\x98\x80", "\xc3\xa9\"\\\x7f"}}},
+      {6, {{"a"}, {"b"}, {"c"}, {"d"}, {"z\xf0\x9f\x98\x80"}, {"\xc3\xa9\"\\\x7f"}}},
+  };
+  for (const auto& [n, want] : cases) {
+    INFO("--num-shards ", n);
+    fs::path out = dir / ("out-" + std::to_string(n));
+    run_result r = run({"shard", in.string(), "--num-shards", std::to_string(n), out.string()});
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    CHECK(r.out.starts_with("wrote " + out.string() + ": 6 tensors in " + std::to_string(n) + " shards, "));
+    std::set<std::string> files;
+    for (auto& e : fs::directory_iterator(out)) files.insert(e.path().filename().string());
+    CHECK(files.size() == n + 1);
+    CHECK(files.count("model.safetensors.index.json") == 1);
+    for (std::size_t k = 0; k < n; ++k) {
+      char name[64];
+      std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", k + 1, n);
+      REQUIRE(files.count(name) == 1);
+      sw::reader shard = open(out / name);
+      CHECK(names_in_order(shard) == want[k]);
+      CHECK(metadata_of(shard) == std::vector<std::pair<std::string, std::string>>{{"format", "pt"}});
+    }
+    fs::path merged = dir / "merged.safetensors";
+    run_result m = run({"merge", (out / "model.safetensors.index.json").string(), merged.string()});
+    REQUIRE_MESSAGE(m.status == 0, m.err);
+    CHECK(read_bytes(merged) == read_bytes(in));
+  }
+  // One shard is a plain model.safetensors, as with --max-size.
+  REQUIRE(run({"shard", in.string(), "--num-shards", "1", (dir / "one").string()}).status == 0);
+  CHECK(read_bytes(dir / "one" / "model.safetensors") == read_bytes(in));
+  CHECK_FALSE(fs::exists(dir / "one" / "model.safetensors.index.json"));
+
+  // Ten equal tensors in 3 and in 4: no shard above the smallest possible largest one.
+  std::vector<spec> ten;
+  for (int i = 0; i < 10; ++i) ten.push_back(sized("t" + std::to_string(i), 100));
+  fs::path even = write(dir / "even.safetensors", ten);
+  for (auto [n, largest] : {std::pair{3, 400}, std::pair{4, 300}}) {
+    fs::path out = dir / ("even-" + std::to_string(n));
+    REQUIRE(run({"shard", even.string(), "--num-shards", std::to_string(n), out.string()}).status == 0);
+    std::size_t shards = 0, tensors = 0;
+    for (auto& e : fs::directory_iterator(out)) {
+      if (e.path().extension() != ".safetensors") continue;
+      ++shards;
+      sw::reader s = open(e.path());
+      tensors += s.tensors().size();
+      CHECK(s.index().data_size() <= static_cast<std::uint64_t>(largest));
+      CHECK(s.tensors().size() >= 1);
+    }
+    CHECK(shards == static_cast<std::size_t>(n));
+    CHECK(tensors == 10);
+  }
+
+  // More shards than tensors, bad counts, both options: usage errors, nothing written.
+  check_usage_error({"shard", in.string(), "--num-shards", "7", (dir / "never").string()},
+                    "--num-shards 7 but " + in.string() + " holds 6 tensors, and each shard needs at least one");
+  for (const char* bad : {"0", "-1", "2.5", "two", "", "99999999999999999999999"})
+    check_usage_error({"shard", in.string(), "--num-shards", bad, (dir / "never").string()},
+                      "--num-shards wants a whole number of at least 1");
+  check_usage_error({"shard", in.string(), "--num-shards", "2", "--max-size", "1KB", (dir / "never").string()},
+                    "--max-size and --num-shards exclude each other");
   CHECK_FALSE(fs::exists(dir / "never"));
 }
 
@@ -621,14 +799,14 @@ TEST_CASE("metadata: shown as a table or JSON, edited in place atomically") {
   CHECK(run({"metadata", "--json", valid("scalar.safetensors").string()}).out == "null\n");
 
   const auto before = metadata_of(open(f));
-  run_result edit = run({"metadata", f.string(), "--set", "format=np", "--set", "note=a=b", "--delete", "trained_at",
+  run_result edit = run({"metadata", f.string(), "--set", "format=tf", "--set", "note=a=b", "--delete", "trained_at",
                          "--set", "new=1"});
   REQUIRE_MESSAGE(edit.status == 0, edit.err);
   auto after = metadata_of(open(f));
   std::vector<std::pair<std::string, std::string>> want;
   for (auto [k, v] : before) {
     if (k == "trained_at") continue;
-    if (k == "format") v = "np";
+    if (k == "format") v = "tf";
     want.emplace_back(k, v);
   }
   want.emplace_back("note", "a=b");
@@ -646,6 +824,129 @@ TEST_CASE("metadata: shown as a table or JSON, edited in place atomically") {
   check_usage_error({"metadata", "--json", f.string(), "--delete", "x"}, "--json");
 }
 
+TEST_CASE("metadata --set checks the model-card keys (model_card::check_value); --force stores anything") {
+  scratch_dir dir;
+  fs::path f = dir / "m.safetensors";
+  fs::copy_file(valid("metadata.safetensors"), f);
+  const std::vector<std::pair<std::string, std::string>> good = {
+      {"format", "pt"},
+      {"format", "mlx"},
+      {"feature_names", R"(["age", "income"])"},
+      {"training_date", "2024-05-01"},
+      {"training_date", "2024-02-29T23:59:60.123456+05:30"},
+      {"training_date", "2024-05-01T12:00Z"},
+      {"scores", R"({"accuracy": 0.97, "loss": 1e-3})"},
+      {"library_versions", R"({"torch": "1.13.0"})"},
+      {"data_sha256", std::string(64, 'a')},
+      {"n_head", "12"},
+      {"anything_else", "not json"},
+  };
+  for (const auto& [key, value] : good) {
+    run_result r = run({"metadata", f.string(), "--set", key + "=" + value});
+    INFO(key, " = ", value, ": ", r.err);
+    CHECK(r.status == 0);
+    CHECK(open(f).metadata_value(key) == value);
+  }
+  struct bad_value {
+    std::string key, value, says;
+  };
+  const std::vector<bad_value> bad = {
+      {"format", "np", "not pt, tf, flax or mlx"},
+      {"feature_names", "[1, 2]", "not a JSON array of strings"},
+      {"feature_names", "age,income", "not a JSON array of strings"},
+      {"training_date", "yesterday", "not an ISO 8601 date"},
+      {"training_date", "2023-02-29", "not an ISO 8601 date"},
+      {"training_date", "2024-13-01", "not an ISO 8601 date"},
+      {"training_date", "2024-05-01 12:00", "not an ISO 8601 date"},
+      {"training_date", "2024-05-01T25:00", "not an ISO 8601 date"},
+      {"scores", "not-json", "not a JSON object of numbers"},
+      {"scores", R"({"a": "b"})", "not a JSON object of numbers"},
+      {"library_versions", "[]", "not a JSON object of strings"},
+      {"data_sha256", "ABC", "not 64 lowercase hex digits"},
+      {"data_sha256", std::string(64, 'A'), "not 64 lowercase hex digits"},
+      {"n_head", "0", "not a decimal integer of at least 1"},
+      {"n_head", "twelve", "not a decimal integer of at least 1"},
+  };
+  const auto bytes = read_bytes(f);
+  for (const bad_value& c : bad) {
+    run_result r = run({"metadata", f.string(), "--set", "ok=1", "--set", c.key + "=" + c.value});
+    INFO(c.key, " = ", c.value, ": ", r.err);
+    CHECK(r.status == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err.find("metadata `" + c.key + "`: " + c.says) != std::string::npos);
+    CHECK(r.err.find("--force") != std::string::npos);
+    CHECK(read_bytes(f) == bytes);  // nothing written
+  }
+  CHECK(dir.entries() == 1);
+  run_result forced = run({"metadata", f.string(), "--set", "scores=not-json", "--force"});
+  REQUIRE_MESSAGE(forced.status == 0, forced.err);
+  CHECK(open(f).metadata_value("scores") == "not-json");
+  check_usage_error({"metadata", "--force", f.string()}, "--force and --quiet go with --set or --delete");
+  check_usage_error({"metadata", "-q", f.string()}, "--force and --quiet go with --set or --delete");
+}
+
+TEST_CASE("every command that writes prints one `wrote OUT: ...` line on stdout; --quiet and -q silence it") {
+  scratch_dir dir;
+  fs::path in = write(dir / "in.safetensors", {tensor<float>("w", {2}, {1, 2}), tensor<float>("b", {1}, {3})},
+                      {{"format", "pt"}});
+  const std::string out = (dir / "out.safetensors").string(), shards = (dir / "shards").string();
+  // The format once, exactly: a small file's size is in bytes.
+  run_result cast = run({"cast", "--dtype", "bf16", in.string(), out});
+  REQUIRE_MESSAGE(cast.status == 0, cast.err);
+  CHECK(cast.out == "wrote " + out + ": 2 tensors, " + std::to_string(fs::file_size(out)) + " B (2 cast F32 -> BF16)\n");
+  CHECK(cast.err.empty());
+
+  struct command {
+    std::vector<std::string> args;
+    std::string says;  // what follows "wrote PATH: "
+    std::string path;
+  };
+  const std::string index = shards + "/model.safetensors.index.json", npz = (dir / "x.npz").string();
+  const std::vector<command> commands = {
+      {{"cast", "--dtype", "f16", in.string(), out}, "2 tensors, ", out},
+      {{"shard", in.string(), "--num-shards", "2", shards}, "2 tensors in 2 shards, ", shards},
+      {{"merge", index, out}, "2 tensors, ", out},
+      {{"repack", in.string(), out}, "2 tensors, ", out},
+      {{"rename", in.string(), out, "--add-prefix", "m."}, "2 tensors, ", out},
+      {{"extract", in.string(), out, "w"}, "1 tensor, ", out},
+      {{"metadata", out, "--set", "k=v", "--delete", "k"}, "1 tensor, ", out},
+      {{"seal", in.string(), out}, "2 tensors, ", out},
+      {{"convert", in.string(), npz}, "2 arrays, ", npz},
+      {{"convert", npz, out}, "2 tensors, ", out},
+  };
+  const std::vector<std::string> notes = {"(2 cast F32 -> F16)", "(index model.safetensors.index.json)",
+                                          "(from 2 shards)",     "",
+                                          "(2 renamed)",         "",
+                                          "(metadata: 1 set, 1 deleted)", "(sealed)",
+                                          "",                    ""};
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    const command& c = commands[i];
+    INFO(c.args[0]);
+    for (const char* quiet : {"", "--quiet", "-q"}) {
+      std::vector<std::string> args = c.args;
+      if (*quiet) args.insert(args.begin() + 1, quiet);
+      run_result r = run(args);
+      INFO(quiet, ": ", r.err);
+      REQUIRE(r.status == 0);
+      if (*quiet) {
+        CHECK(r.out.empty());
+        CHECK(r.err.empty());
+        continue;
+      }
+      CHECK(r.out.starts_with("wrote " + c.path + ": " + c.says));
+      CHECK(r.out.ends_with(notes[i].empty() ? "B\n" : "B " + notes[i] + "\n"));
+      CHECK(lines_of(r.out).size() == 1);
+    }
+  }
+  // --quiet silences the summary, never an error.
+  run_result failed = run({"cast", "-q", "--dtype", "bf16", (dir / "missing.safetensors").string(), out});
+  CHECK(failed.status == 1);
+  CHECK(failed.out.empty());
+  CHECK(failed.err.find("missing.safetensors") != std::string::npos);
+  // The commands that only read take no --quiet.
+  check_usage_error({"stats", "--quiet", in.string()}, "unknown option `--quiet`");
+}
+
 // ---------------------------------------------------------------- progress, help
 
 TEST_CASE("progress: a bar on a terminal, erased at the end; nothing when stderr is a file") {
@@ -657,7 +958,7 @@ TEST_CASE("progress: a bar on a terminal, erased at the end; nothing when stderr
   CHECK(tty.out.find("writing ") != std::string::npos);
   CHECK(tty.out.find("] ") != std::string::npos);
   CHECK(tty.out.find('%') != std::string::npos);
-  CHECK(tty.out.ends_with("\r\x1b[K"));  // the bar is erased
+  CHECK(tty.out.find("\r\x1b[Kwrote ") != std::string::npos);  // the bar is erased before the summary
   run_result file = run({"cast", "--dtype", "bf16", in.string(), out.string()}, {"SAFEWEIGHTS_PROGRESS_DELAY_MS=0"});
   REQUIRE(file.status == 0);
   CHECK(file.err.empty());

@@ -207,12 +207,31 @@ TEST_CASE("model_card: to_metadata and from_metadata round-trip; malformed value
   CHECK(*back->scores == *card.scores);
   CHECK(*back->library_versions == *card.library_versions);
   for (auto [key, value] : {std::pair{"feature_names", "[1,2]"}, {"feature_names", "[\"a\"] x"}, {"scores", "{\"a\":\"b\"}"},
-                            {"library_versions", "[]"}, {"data_sha256", "ABC"}}) {
+                            {"library_versions", "[]"}, {"data_sha256", "ABC"}, {"training_date", "2024-02-30"},
+                            {"training_date", "01/05/2024"}}) {
     INFO(key, " = ", value);
     auto one = [&](std::string_view k) -> std::optional<std::string_view> {
       if (k == key) return std::string_view(value);
       return std::nullopt;
     };
     CHECK(nn::model_card::from_metadata(one).code() == sw::errc::invalid_metadata);
+  }
+}
+
+TEST_CASE("model_card::check_value: one rule per documented key, any value for other keys") {
+  for (auto [key, value] : {std::pair{"format", "pt"}, {"format", "flax"}, {"n_head", "12"}, {"training_date", "2024-05-01"},
+                            {"training_date", "2024-05-01T12:00:00,5-03"}, {"training_date", "2000-02-29T00:00+0100"},
+                            {"scores", "{}"}, {"note", "{not json"}}) {
+    INFO(key, " = ", value);
+    CHECK(nn::model_card::check_value(key, value));
+  }
+  for (auto [key, value] : {std::pair{"format", "np"}, {"format", ""}, {"n_head", "0"}, {"n_head", "+3"}, {"n_head", "3 "},
+                            {"training_date", "1900-02-29"}, {"training_date", "2024-05-01T12"},
+                            {"training_date", "2024-05-01T12:00:00."}, {"training_date", "2024-05-01T12:00+1"},
+                            {"training_date", "2024-05-01Z"}, {"scores", "{\"a\": 1"}}) {
+    INFO(key, " = ", value);
+    auto checked = nn::model_card::check_value(key, value);
+    CHECK(checked.code() == sw::errc::invalid_metadata);
+    CHECK(checked.error_value().message.find(std::string("`") + key + "`") != std::string::npos);
   }
 }

@@ -92,7 +92,8 @@ TEST_CASE("cli seal and verify: a sealed file verifies; a flipped bit fails nami
   const std::string sealed = (ws.dir / "sealed.safetensors").string();
   auto s = run({"seal", ws.model, sealed});
   REQUIRE_MESSAGE(s.status == 0, s.err);
-  CHECK(s.out == "sealed 2 tensors: " + sealed + "\n");
+  CHECK(s.out.starts_with("wrote " + sealed + ": 2 tensors, "));
+  CHECK(s.out.ends_with(" (sealed)\n"));
   auto v = run({"verify", sealed});
   CHECK(v.status == 0);
   CHECK(v.out == "seal: ok (2 tensors)\n");
@@ -130,6 +131,14 @@ TEST_CASE("cli sign and verify --key: each failure exits 1 with its own message"
   REQUIRE_MESSAGE(signed_.status == 0, signed_.err);
   const std::string sig = ws.model + ".sig";
   REQUIRE(std::filesystem::exists(sig));
+  CHECK(signed_.out.starts_with("wrote " + sig + ": signature of " + ws.model + " (" +
+                                std::to_string(std::filesystem::file_size(ws.model)) + " bytes, sha256 "));
+  CHECK(has(signed_.out, ") with key "));
+  for (const char* quiet : {"--quiet", "-q"}) {
+    auto silent = run({"sign", quiet, "--key", ws.priv, ws.model});
+    CHECK(silent.status == 0);
+    CHECK(silent.out.empty());
+  }
   const std::string good_sig = read_text(sig);
   auto ok = run({"verify", "--key", ws.pub, ws.model});
   CHECK(ok.status == 0);

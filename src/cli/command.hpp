@@ -20,6 +20,9 @@ enum exit_code : int {
   exit_ok = 0,
   exit_invalid = 1,  // a file is invalid or unreadable, or an output could not be written
   exit_usage = 2,    // unknown command or option, missing or extra arguments
+  // diff only, where 1 means "the files differ": an input is missing, unreadable or invalid, so
+  // nothing could be compared (a script must not take that for "they differ")
+  exit_cannot_compare = 3,
 };
 
 // Each command gets the arguments after its own name.

@@ -19,12 +19,13 @@
 #include "plan.hpp"
 #include "staged_directory.hpp"
 #include "streams.hpp"
+#include "summary.hpp"
 
 namespace safeweights_cli {
 namespace {
 
 constexpr std::string_view usage =
-    "usage: safeweights convert [--dtype bf16|f16|f32] [--compress] IN... OUT";
+    "usage: safeweights convert [--dtype bf16|f16|f32] [--compress] [--quiet] IN... OUT";
 
 constexpr std::string_view help =
     "usage: safeweights convert [--dtype bf16|f16|f32] IN.npy|IN.npz... OUT.safetensors\n"
@@ -48,14 +49,18 @@ constexpr std::string_view help =
     "so it appears whole or not at all; one holding files is refused rather\n"
     "than mixed with the new arrays. NumPy has no BF16, F8_* or packed F4/F6\n"
     "dtype: such tensors need --dtype (or are an error). Metadata is not\n"
-    "carried: NumPy files have no place for it.\n"
+    "carried: NumPy files have no place for it, so a warning on stderr says\n"
+    "how many __metadata__ keys were dropped (none when IN has none).\n"
     "\n"
     "Every output is written atomically; on error nothing is left behind.\n"
     "The .npy preambles are written by xtensor's xnpy; archives by libzip.\n"
+    "Then one line on stdout: `wrote OUT: N tensors|arrays|.npy files, SIZE`,\n"
+    "with the casts --dtype made (`(K cast F64 -> F32)`).\n"
     "\n"
     "Options:\n"
     "  --dtype T   convert float tensors to T (bf16, f16, f32) on the way\n"
     "  --compress  deflate the .npz members (np.savez_compressed)\n"
+    "  -q, --quiet no summary line, no warning about dropped metadata\n"
     "  -h, --help  show this help\n";
 
 enum class output_kind { safetensors, npz, npy, npy_dir };
@@ -215,7 +220,8 @@ sw::result<void> add_npz_file(const std::string& path, std::optional<sw::dtype> 
   return {};
 }
 
-int to_safetensors(const std::vector<std::string>& inputs, const std::string& out, std::optional<sw::dtype> cast) {
+int to_safetensors(const std::vector<std::string>& inputs, const std::string& out, std::optional<sw::dtype> cast,
+                   bool quiet) {
   // The data sizes first, for the progress bar; everything is checked before OUT is touched.
   std::vector<std::vector<std::byte>> heads;
   for (const std::string& in : inputs) {
@@ -244,6 +250,8 @@ int to_safetensors(const std::vector<std::string>& inputs, const std::string& ou
     if (!added) return fail(added.error_value());
   }
   sw::writer w;
+  cast_counter casts;
+  for (const incoming& t : arrays) casts.add(t.array.type, t.out_type);
   for (incoming& t : arrays)
     if (auto added = w.add_stream(t.name, t.out_type, t.array.shape, std::move(t.bytes)); !added)
       return fail(std::move(added).error_value().in(out));
@@ -253,6 +261,7 @@ int to_safetensors(const std::vector<std::string>& inputs, const std::string& ou
     if (!failure->empty()) return fail(sw::make_error(sw::errc::invalid_argument, *failure));
     return fail(written.error_value());
   }
+  report_written(quiet, out, tensors_written(arrays.size(), out) + casts.note());
   return exit_ok;
 }
 
@@ -351,7 +360,7 @@ bool safe_member_name(std::string_view name) {
 }
 
 int from_safetensors(const std::string& in, const std::string& out, output_kind kind, std::optional<sw::dtype> cast,
-                     bool compress) {
+                     bool compress, bool quiet) {
   auto r = open_input(in);
   if (!r) {
     auto head = first_bytes(in);
@@ -364,6 +373,17 @@ int from_safetensors(const std::string& in, const std::string& out, output_kind 
   if (!types) return fail(types.error_value());
   const auto tensors = r->tensors();
   progress bar("converting " + printable(in), r->index().data_size());
+  // After a successful write: the metadata NumPy could not take, then the summary.
+  auto done = [&](std::string_view one, std::string_view many) {
+    bar.finish();
+    if (const std::size_t keys = r->metadata().size(); keys != 0)
+      warn_unless_quiet(quiet, printable(in) + ": its __metadata__ (" + count_text(keys, "key", "keys") +
+                                   ") is dropped: NumPy files have no place for it");
+    cast_counter casts;
+    for (std::size_t i = 0; i < tensors.size(); ++i) casts.add(tensors[i].type, (*types)[i]);
+    report_written(quiet, out, tensors_written(tensors.size(), out, one, many) + casts.note());
+    return exit_ok;
+  };
 
   if (kind == output_kind::npy) {
     if (tensors.size() != 1)
@@ -372,7 +392,7 @@ int from_safetensors(const std::string& in, const std::string& out, output_kind 
     auto view = r->tensor(tensors[0]);
     if (!view) return fail(view.error_value());
     if (auto w = write_npy_file(out, *view, (*types)[0], &bar); !w) return fail(w.error_value());
-    return exit_ok;
+    return done("array", "arrays");
   }
   if (kind == output_kind::npy_dir) {
     for (const sw::tensor_info& t : tensors)
@@ -387,7 +407,7 @@ int from_safetensors(const std::string& in, const std::string& out, output_kind 
       if (auto w = write_npy_into(*dir, *view, (*types)[i], &bar); !w) return fail(w.error_value());
     }
     if (auto c = dir->commit(); !c) return fail(c.error_value());
-    return exit_ok;
+    return done(".npy file", ".npy files");
   }
   for (const sw::tensor_info& t : tensors)
     if (!safe_member_name(t.name))
@@ -405,13 +425,14 @@ int from_safetensors(const std::string& in, const std::string& out, output_kind 
     if (!added) return fail(added.error_value());
   }
   if (auto w = archive->commit(); !w) return fail(w.error_value());
-  return exit_ok;
+  return done("array", "arrays");
 }
 
 }  // namespace
 
 int run_convert(args_t args) {
-  parsed_args a = parse_args(args, {{"--dtype", true}, {"--compress", false}}, "convert");
+  parsed_args a = parse_args(args, {{"--dtype", true}, {"--compress", false}, {quiet_flag, false}, {quiet_short_flag, false}},
+                             "convert");
   if (a.help()) {
     write_out(stdout, help);
     return exit_ok;
@@ -436,11 +457,11 @@ int run_convert(args_t args) {
 
   if (a.has("--compress") && kind != output_kind::npz)
     return usage_error("convert: --compress applies to an .npz OUT only", usage);
-  if (kind == output_kind::safetensors) return to_safetensors(inputs, out, cast);
+  if (kind == output_kind::safetensors) return to_safetensors(inputs, out, cast, quiet_requested(a));
   if (cast == sw::dtype::BF16)
     return usage_error("convert: NumPy has no bf16 dtype: --dtype f16 or f32 for a NumPy OUT", usage);
   if (inputs.size() != 1) return usage_error("convert: one safetensors IN to convert to NumPy", usage);
-  return from_safetensors(inputs[0], out, kind, cast, a.has("--compress"));
+  return from_safetensors(inputs[0], out, kind, cast, a.has("--compress"), quiet_requested(a));
 }
 
 }  // namespace safeweights_cli

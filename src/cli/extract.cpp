@@ -5,26 +5,29 @@
 #include "input.hpp"
 #include "options.hpp"
 #include "plan.hpp"
+#include "summary.hpp"
 
 namespace safeweights_cli {
 namespace {
 
-constexpr std::string_view usage = "usage: safeweights extract IN OUT NAME...";
+constexpr std::string_view usage = "usage: safeweights extract [--quiet] IN OUT NAME...";
 
 constexpr std::string_view help =
-    "usage: safeweights extract IN OUT NAME...\n"
+    "usage: safeweights extract [--quiet] IN OUT NAME...\n"
     "\n"
     "Write the tensors NAME... of IN (bytes unchanged) and IN's metadata to OUT.\n"
     "A NAME that IN lacks is an error, and nothing is written. A name that\n"
-    "starts with '-' goes after `--`. OUT is replaced atomically.\n"
+    "starts with '-' goes after `--`. OUT is replaced atomically. Then one\n"
+    "line on stdout: `wrote OUT: N tensors, SIZE`.\n"
     "\n"
     "Options:\n"
-    "  -h, --help  show this help\n";
+    "  -q, --quiet  no summary line\n"
+    "  -h, --help   show this help\n";
 
 }  // namespace
 
 int run_extract(args_t args) {
-  parsed_args a = parse_args(args, {}, "extract");
+  parsed_args a = parse_args(args, {{quiet_flag, false}, {quiet_short_flag, false}}, "extract");
   if (a.help()) {
     write_out(stdout, help);
     return exit_ok;
@@ -50,6 +53,7 @@ int run_extract(args_t args) {
   }
   copy_metadata(*r, plan);
   if (auto written = write_plan(plan, out); !written) return fail(written.error_value());
+  report_written(quiet_requested(a), out, tensors_written(plan.tensors.size(), out));
   return exit_ok;
 }
 

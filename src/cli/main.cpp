@@ -60,7 +60,10 @@ std::string help_text() {
       "  -h, --help  show this help\n"
       "  --version   show the version\n"
       "\n`safeweights COMMAND --help` describes a command.\n"
-      "Exit status: 0 ok, 1 invalid or unreadable input (or a failed write), 2 usage error.\n";
+      "Exit status: 0 ok, 1 invalid or unreadable input (or a failed write), 2 usage error;\n"
+      "diff: 0 the same, 1 they differ, 2 usage error, 3 could not compare (a file\n"
+      "missing, unreadable or invalid). Commands that write files print one line,\n"
+      "`wrote OUT: ...`, on stdout; --quiet (-q) silences it.\n";
   return text;
 }
 

@@ -11,14 +11,15 @@
 #include "hf_index.hpp"
 #include "options.hpp"
 #include "plan.hpp"
+#include "summary.hpp"
 
 namespace safeweights_cli {
 namespace {
 
-constexpr std::string_view usage = "usage: safeweights merge INDEX.json OUT";
+constexpr std::string_view usage = "usage: safeweights merge [--quiet] INDEX.json OUT";
 
 constexpr std::string_view help =
-    "usage: safeweights merge INDEX.json OUT\n"
+    "usage: safeweights merge [--quiet] INDEX.json OUT\n"
     "\n"
     "Read a sharded checkpoint's index (model.safetensors.index.json) and the\n"
     "shards its weight_map names (files beside it), and write every tensor,\n"
@@ -29,10 +30,12 @@ constexpr std::string_view help =
     "key in shard order, a key whose value differs between shards keeping the\n"
     "first shard's value (with a warning). A total_size in the index that\n"
     "differs from the shards' is a warning. `shard` then `merge` gives back\n"
-    "the same tensors, byte for byte.\n"
+    "the same tensors, byte for byte. Then one line on stdout:\n"
+    "`wrote OUT: N tensors, SIZE (from K shards)`.\n"
     "\n"
     "Options:\n"
-    "  -h, --help  show this help\n";
+    "  -q, --quiet  no summary line (warnings stay on stderr)\n"
+    "  -h, --help   show this help\n";
 
 void warn(const std::string& message) { print_error("warning: " + message); }
 
@@ -48,7 +51,7 @@ sw::error in_shard(sw::error e, const std::string& path, const std::string& inde
 }  // namespace
 
 int run_merge(args_t args) {
-  parsed_args a = parse_args(args, {}, "merge");
+  parsed_args a = parse_args(args, {{quiet_flag, false}, {quiet_short_flag, false}}, "merge");
   if (a.help()) {
     write_out(stdout, help);
     return exit_ok;
@@ -124,6 +127,8 @@ int run_merge(args_t args) {
     warn(printable(index_path) + ": total_size says " + std::to_string(*index->total_size) +
          " bytes, the shards hold " + std::to_string(total));
   if (auto written = write_plan(plan, out); !written) return fail(written.error_value());
+  report_written(quiet_requested(a), out,
+                 tensors_written(plan.tensors.size(), out) + " (from " + count_text(shards.size(), "shard", "shards") + ")");
   return exit_ok;
 }
 

@@ -7,30 +7,34 @@
 #include "input.hpp"
 #include "options.hpp"
 #include "plan.hpp"
+#include "summary.hpp"
 
 namespace safeweights_cli {
 namespace {
 
-constexpr std::string_view usage = "usage: safeweights rename IN OUT [--strip-prefix P] [--add-prefix Q]";
+constexpr std::string_view usage = "usage: safeweights rename [--quiet] IN OUT [--strip-prefix P] [--add-prefix Q]";
 
 constexpr std::string_view help =
-    "usage: safeweights rename IN OUT [--strip-prefix P] [--add-prefix Q]\n"
+    "usage: safeweights rename [--quiet] IN OUT [--strip-prefix P] [--add-prefix Q]\n"
     "\n"
     "Write IN's tensors (bytes unchanged) and metadata to OUT under new names:\n"
     "first P is removed from every name that starts with it (other names are\n"
     "kept), then Q is put in front of every name. Two tensors that would get\n"
     "the same name are an error, and nothing is written. OUT is replaced\n"
-    "atomically; IN and OUT may be the same file.\n"
+    "atomically; IN and OUT may be the same file. Then one line on stdout:\n"
+    "`wrote OUT: N tensors, SIZE (K renamed)`.\n"
     "\n"
     "Options:\n"
     "  --strip-prefix P  remove P from the names that start with it\n"
     "  --add-prefix Q    put Q in front of every name\n"
+    "  -q, --quiet       no summary line\n"
     "  -h, --help        show this help\n";
 
 }  // namespace
 
 int run_rename(args_t args) {
-  parsed_args a = parse_args(args, {{"--strip-prefix", true}, {"--add-prefix", true}}, "rename");
+  parsed_args a = parse_args(args, {{"--strip-prefix", true}, {"--add-prefix", true}, {quiet_flag, false}, {quiet_short_flag, false}},
+                            "rename");
   if (a.help()) {
     write_out(stdout, help);
     return exit_ok;
@@ -61,6 +65,10 @@ int run_rename(args_t args) {
                                      sw::detail::quote_name(t.source.name()) + " would both be named " +
                                      sw::detail::quote_name(t.name)));
   if (auto written = write_plan(*plan, out); !written) return fail(written.error_value());
+  std::size_t renamed = 0;
+  for (const planned_tensor& t : plan->tensors) renamed += t.name != t.source.name();
+  report_written(quiet_requested(a), out,
+                 tensors_written(plan->tensors.size(), out) + " (" + std::to_string(renamed) + " renamed)");
   return exit_ok;
 }
 

@@ -4,23 +4,25 @@
 #include "command.hpp"
 #include "input.hpp"
 #include "safeweights/integrity/seal_file.hpp"
+#include "summary.hpp"
 
 namespace sw = safeweights;
 
 namespace safeweights_cli {
 namespace {
 
-constexpr std::string_view usage = "usage: safeweights seal IN OUT";
+constexpr std::string_view usage = "usage: safeweights seal [--quiet] IN OUT";
 
 constexpr std::string_view help =
-    "usage: safeweights seal IN OUT\n"
+    "usage: safeweights seal [--quiet] IN OUT\n"
     "\n"
     "Validate IN and write it to OUT in the canonical layout, adding the SHA-256\n"
     "of every tensor (with its dtype and shape) under the metadata key\n"
     "`safeweights.seal`. Every safetensors reader still reads OUT; `safeweights\n"
     "verify OUT` checks every tensor against the seal, and the library can check\n"
     "each tensor when it is first read. An existing seal is replaced. OUT is\n"
-    "written atomically; IN and OUT may be the same file.\n"
+    "written atomically; IN and OUT may be the same file. Then one line on\n"
+    "stdout: `wrote OUT: N tensors, SIZE (sealed)`.\n"
     "\n"
     "What a seal does not protect against: it catches accidents (a flipped bit, a\n"
     "truncated copy, a tool that rewrote a dtype), not people. Anyone who can edit\n"
@@ -29,7 +31,8 @@ constexpr std::string_view help =
     "the file, sign it too (`safeweights sign`).\n"
     "\n"
     "Options:\n"
-    "  -h, --help  show this help\n";
+    "  -q, --quiet  no summary line\n"
+    "  -h, --help   show this help\n";
 
 }  // namespace
 
@@ -39,7 +42,8 @@ int run_seal(args_t args) {
     write_out(stdout, help);
     return exit_ok;
   }
-  if (!cl.flags.empty()) return usage_error("seal: unknown option `" + printable(cl.flags[0]) + "`", usage);
+  if (auto f = cl.unknown_flag({quiet_flag, quiet_short_flag}); !f.empty())
+    return usage_error("seal: unknown option `" + printable(f) + "`", usage);
   if (cl.operands.size() != 2) return usage_error("seal: needs IN and OUT", usage);
   auto r = open_input(cl.operands[0]);
   if (!r) return fail(r.error_value());
@@ -47,7 +51,7 @@ int run_seal(args_t args) {
   if (auto s = sw::add_sealed(*r, w); !s) return fail(s.error_value());
   if (auto s = w.write_file(cl.operands[1]); !s)
     return fail(name_changed_input(std::move(s).error_value(), cl.operands[0]));
-  write_out(stdout, "sealed " + std::to_string(r->tensors().size()) + " tensors: " + printable(cl.operands[1]) + "\n");
+  report_written(quiet_requested(cl), cl.operands[1], tensors_written(r->tensors().size(), cl.operands[1]) + " (sealed)");
   return exit_ok;
 }
 

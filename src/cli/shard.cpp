@@ -1,9 +1,11 @@
-// `safeweights shard IN --max-size SIZE OUTDIR`: splits a file into the
-// shards and index Hugging Face's tools write, so that transformers'
+// `safeweights shard IN --max-size SIZE|--num-shards N OUTDIR`: splits a file
+// into the shards and index Hugging Face's tools write, so that transformers'
 // from_pretrained (and `safeweights merge`) read them back.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -16,14 +18,16 @@
 #include "options.hpp"
 #include "plan.hpp"
 #include "size.hpp"
+#include "summary.hpp"
 
 namespace safeweights_cli {
 namespace {
 
-constexpr std::string_view usage = "usage: safeweights shard IN --max-size SIZE OUTDIR";
+constexpr std::string_view usage = "usage: safeweights shard [--quiet] IN --max-size SIZE|--num-shards N OUTDIR";
 
 constexpr std::string_view help =
-    "usage: safeweights shard IN --max-size SIZE OUTDIR\n"
+    "usage: safeweights shard [--quiet] IN --max-size SIZE OUTDIR\n"
+    "       safeweights shard [--quiet] IN --num-shards N OUTDIR\n"
     "\n"
     "Split IN into shards of at most SIZE bytes of tensor data, exactly as\n"
     "huggingface_hub's split_state_dict_into_shards and transformers'\n"
@@ -38,17 +42,27 @@ constexpr std::string_view help =
     "(total_parameters counts the elements of every tensor). When everything\n"
     "fits one shard the output is OUTDIR/model.safetensors and no index.\n"
     "\n"
+    "With --num-shards N instead: exactly N shards, named and indexed as\n"
+    "above, each a run of IN's tensors in the same order, kept whole, the\n"
+    "largest shard as small as such a split allows. N must not exceed the\n"
+    "number of tensors (a shard holds at least one). N = 1 gives\n"
+    "OUTDIR/model.safetensors.\n"
+    "\n"
     "Every file is written atomically, the index last. Shard files of an\n"
     "earlier run (model-NNNNN-of-NNNNN.safetensors) that this run did not\n"
     "write are then removed, as save_pretrained does, and so is an old index\n"
-    "when the output is a single file. OUTDIR is created if missing.\n"
+    "when the output is a single file. OUTDIR is created if missing. Then one\n"
+    "line on stdout: `wrote OUTDIR: N tensors in K shards, SIZE (index\n"
+    "model.safetensors.index.json)`.\n"
     "\n"
     "SIZE: as Hugging Face's max_shard_size: a number with KB, MB, GB or TB\n"
     "(powers of 1000, \"5GB\", \"1.5GB\"), or KiB, MiB, GiB, TiB (powers of 1024),\n"
     "or a plain byte count.\n"
     "\n"
     "Options:\n"
-    "  --max-size SIZE  the largest shard (required)\n"
+    "  --max-size SIZE  the largest shard\n"
+    "  --num-shards N   exactly N shards, balanced by bytes (instead of --max-size)\n"
+    "  -q, --quiet      no summary line\n"
     "  -h, --help       show this help\n";
 
 // Tensors (indices in file order) of each shard, by the hub's algorithm.
@@ -71,6 +85,47 @@ std::vector<std::vector<std::size_t>> split(std::span<const sw::tensor_info> ten
     current_size += size;
   }
   if (!current.empty() || shards.empty()) shards.push_back(std::move(current));
+  return shards;
+}
+
+// Tensors of each of exactly `count` shards (1 <= count <= tensors.size()):
+// runs in file order, the largest run as small as it can be. The bound is
+// found by bisection, each step filling shards greedily; then a shard closes
+// early only when each remaining tensor must start a shard of its own.
+std::vector<std::vector<std::size_t>> split_into(std::span<const sw::tensor_info> tensors, std::size_t count) {
+  std::uint64_t low = 0, high = 0;
+  for (const sw::tensor_info& t : tensors) {
+    low = std::max(low, t.byte_size());
+    high += t.byte_size();
+  }
+  auto shards_needed = [&](std::uint64_t bound) {
+    std::size_t shards = 1;
+    std::uint64_t current = 0;
+    for (const sw::tensor_info& t : tensors) {
+      if (current + t.byte_size() > bound) {
+        ++shards;
+        current = 0;
+      }
+      current += t.byte_size();
+    }
+    return shards;
+  };
+  while (low < high) {
+    std::uint64_t mid = low + (high - low) / 2;
+    if (shards_needed(mid) <= count) high = mid;
+    else low = mid + 1;
+  }
+  std::vector<std::vector<std::size_t>> shards(1);
+  std::uint64_t current = 0;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const std::size_t left = tensors.size() - i, shards_to_open = count - shards.size();
+    if (!shards.back().empty() && (current + tensors[i].byte_size() > low || left == shards_to_open)) {
+      shards.emplace_back();
+      current = 0;
+    }
+    shards.back().push_back(i);
+    current += tensors[i].byte_size();
+  }
   return shards;
 }
 
@@ -111,27 +166,44 @@ sw::result<void> ensure_dir(const std::string& dir) {
 }  // namespace
 
 int run_shard(args_t args) {
-  parsed_args a = parse_args(args, {{"--max-size", true}}, "shard");
+  parsed_args a =
+      parse_args(args, {{"--max-size", true}, {"--num-shards", true}, {quiet_flag, false}, {quiet_short_flag, false}},
+                 "shard");
   if (a.help()) {
     write_out(stdout, help);
     return exit_ok;
   }
   if (!a.error.empty()) return usage_error(a.error, usage);
-  auto size_text = a.value("--max-size");
-  if (!size_text) return usage_error("shard: missing --max-size", usage);
-  auto max_size = parse_size(*size_text);
-  if (!max_size)
-    return usage_error("shard: --max-size wants a size like 5GB, 500MB or 2GiB, not `" + printable(*size_text) + "`",
-                       usage);
+  auto size_text = a.value("--max-size"), count_arg = a.value("--num-shards");
+  if (size_text && count_arg) return usage_error("shard: --max-size and --num-shards exclude each other", usage);
+  if (!size_text && !count_arg) return usage_error("shard: missing --max-size or --num-shards", usage);
+  std::optional<std::uint64_t> max_size;
+  std::size_t shard_count = 0;
+  if (size_text) {
+    max_size = parse_size(*size_text);
+    if (!max_size)
+      return usage_error("shard: --max-size wants a size like 5GB, 500MB or 2GiB, not `" + printable(*size_text) + "`",
+                         usage);
+  } else {
+    auto [end, ec] = std::from_chars(count_arg->data(), count_arg->data() + count_arg->size(), shard_count);
+    if (ec != std::errc() || end != count_arg->data() + count_arg->size() || shard_count == 0)
+      return usage_error("shard: --num-shards wants a whole number of at least 1, not `" + printable(*count_arg) + "`",
+                         usage);
+  }
   if (a.operands.size() != 2)
     return usage_error(a.operands.size() < 2 ? "shard: needs IN and OUTDIR" : "shard: too many arguments", usage);
   const std::string &in = a.operands[0], &outdir = a.operands[1];
 
   auto r = open_input(in);
   if (!r) return fail(r.error_value());
+  if (shard_count > r->tensors().size())
+    return usage_error("shard: --num-shards " + std::to_string(shard_count) + " but " + printable(in) + " holds " +
+                           count_text(r->tensors().size(), "tensor", "tensors") +
+                           ", and each shard needs at least one",
+                       usage);
   if (auto made = ensure_dir(outdir); !made) return fail(made.error_value());
 
-  const auto shards = split(r->tensors(), *max_size);
+  const auto shards = max_size ? split(r->tensors(), *max_size) : split_into(r->tensors(), shard_count);
   const bool single = shards.size() == 1;
   std::set<std::string> written;
   std::vector<std::pair<std::string_view, std::string_view>> weight_map;
@@ -160,6 +232,17 @@ int run_shard(args_t args) {
     written.insert(std::string(index_file_name));
   }
   remove_stale(outdir, written, single, in);
+  const std::size_t tensors = r->tensors().size();
+  if (single) {
+    const std::string path = (std::filesystem::path(outdir) / "model.safetensors").string();
+    report_written(quiet_requested(a), path, tensors_written(tensors, path));
+  } else {
+    std::uint64_t bytes = 0;
+    for (const std::string& name : written) bytes += size_on_disk((std::filesystem::path(outdir) / name).string());
+    report_written(quiet_requested(a), outdir,
+                   count_text(tensors, "tensor", "tensors") + " in " + std::to_string(shards.size()) + " shards, " +
+                       human_size(bytes) + " (index " + std::string(index_file_name) + ")");
+  }
   return exit_ok;
 }
 

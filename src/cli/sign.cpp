@@ -3,25 +3,29 @@
 #include "command.hpp"
 #include "key_option.hpp"
 #include "safeweights/integrity/signature.hpp"
+#include "summary.hpp"
 
 namespace sw = safeweights;
 
 namespace safeweights_cli {
 namespace {
 
-constexpr std::string_view usage = "usage: safeweights sign --key PRIVATE.pem FILE";
+constexpr std::string_view usage = "usage: safeweights sign [--quiet] --key PRIVATE.pem FILE";
 
 constexpr std::string_view help =
-    "usage: safeweights sign --key PRIVATE.pem FILE\n"
+    "usage: safeweights sign [--quiet] --key PRIVATE.pem FILE\n"
     "\n"
     "Write FILE.sig: FILE's byte length and SHA-256, signed with the Ed25519\n"
     "private key in PRIVATE.pem (make one with `openssl genpkey -algorithm\n"
     "ed25519 -out PRIVATE.pem`; its public half with `openssl pkey -in\n"
     "PRIVATE.pem -pubout -out PUBLIC.pem`). FILE may be any file. FILE.sig is\n"
     "replaced atomically. Check it with `safeweights verify --key PUBLIC.pem FILE`.\n"
+    "Then one line on stdout: `wrote FILE.sig: signature of FILE (N bytes,\n"
+    "sha256 HEX) with key ID`.\n"
     "\n"
     "Options:\n"
     "  --key PRIVATE.pem  the signing key (PEM, PKCS#8, unencrypted)\n"
+    "  -q, --quiet        no summary line\n"
     "  -h, --help         show this help\n";
 
 }  // namespace
@@ -34,16 +38,17 @@ int run_sign(args_t args) {
     write_out(stdout, help);
     return exit_ok;
   }
-  if (!cl.flags.empty()) return usage_error("sign: unknown option `" + printable(cl.flags[0]) + "`", usage);
+  if (auto f = cl.unknown_flag({quiet_flag, quiet_short_flag}); !f.empty())
+    return usage_error("sign: unknown option `" + printable(f) + "`", usage);
   if (!ks.key) return usage_error("sign: --key PRIVATE.pem is required", usage);
   if (cl.operands.size() != 1) return usage_error(cl.operands.empty() ? "sign: missing FILE" : "sign: one FILE only", usage);
   auto key = sw::ed25519_key::load_private(*ks.key);
   if (!key) return fail(key.error_value());
   auto rec = sw::sign_file(cl.operands[0], *key);
   if (!rec) return fail(rec.error_value());
-  write_out(stdout, "signed " + printable(cl.operands[0]) + " (" + std::to_string(rec->size) + " bytes, sha256 " +
-                        sw::to_hex(rec->sha256) + ") with key " + key->id() + ": " +
-                        printable(sw::signature_path(cl.operands[0])) + "\n");
+  report_written(quiet_requested(cl), sw::signature_path(cl.operands[0]),
+                 "signature of " + printable(cl.operands[0]) + " (" + std::to_string(rec->size) + " bytes, sha256 " +
+                     sw::to_hex(rec->sha256) + ") with key " + key->id());
   return exit_ok;
 }
 

@@ -17,6 +17,7 @@ namespace {
 
 constexpr int handled_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGBUS};
 struct sigaction previous_actions[NSIG];
+volatile sig_atomic_t changed_input_status = 1;
 
 void put(const char* text, std::size_t n) {
   while (n > 0) {
@@ -107,7 +108,7 @@ void on_signal(int signal, siginfo_t* info, void* context) {
     return;
   }
   if (signal == SIGBUS) {
-    if (info->si_code == BUS_ADRERR && report_changed_file(info->si_addr)) ::_exit(1);
+    if (info->si_code == BUS_ADRERR && report_changed_file(info->si_addr)) ::_exit(changed_input_status);
     set_default(signal);  // not a shrunk file: the access runs again and ends the process
     return;
   }
@@ -116,6 +117,8 @@ void on_signal(int signal, siginfo_t* info, void* context) {
 }
 
 }  // namespace
+
+void set_changed_input_status(int status) { changed_input_status = status; }
 
 void install_signal_handlers() {
   for (int signal : handled_signals) {

@@ -2,7 +2,7 @@
 // SIGHUP): the hidden temporaries of unfinished outputs are removed, then the
 // process ends by the same signal, as a shell expects. SIGBUS in a mapped
 // input (another process truncated it under the command): the file is named,
-// temporaries are removed, and the exit status is 1, never a signal.
+// temporaries are removed, and the exit status is 1 (diff: 3), never a signal.
 #pragma once
 
 namespace safeweights_cli {
@@ -12,5 +12,9 @@ namespace safeweights_cli {
 // call it: each has its own list of temporaries, and the module's handlers
 // pass on to the executable's.
 void install_signal_handlers();
+
+// The exit status after a shrunk input is reported: 1 unless set (diff sets
+// exit_cannot_compare, its 1 meaning "the files differ").
+void set_changed_input_status(int status);
 
 }  // namespace safeweights_cli

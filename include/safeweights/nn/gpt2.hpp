@@ -218,10 +218,9 @@ inline result<gpt2_config> gpt2_config_from(const checkpoint& file, std::optiona
   if (n_head) {
     c.n_head = *n_head;
   } else if (auto v = file.metadata_value(metadata_keys::n_head)) {
-    std::size_t n = 0;
-    auto r = std::from_chars(v->data(), v->data() + v->size(), n);
-    if (r.ec != std::errc() || r.ptr != v->data() + v->size()) return fail("metadata n_head is not a number");
-    c.n_head = n;
+    auto n = parse_n_head(*v);
+    if (!n) return fail("metadata n_head is not a number of at least 1");
+    c.n_head = *n;
   } else {
     return fail("the head count is not in the file: give it (--n-head) or set the metadata key n_head");
   }
