@@ -553,7 +553,6 @@ TEST_CASE("cli usage errors exit 2 with a message on stderr") {
       {"inspect"},                         // missing FILE
       {"inspect", f, f},                   // one FILE only
       {"inspect", "--bogus", f},           // unknown option
-      {"inspect", "--sha256", f},          // --sha256 without --json
       {"validate"},                        // missing FILE
       {"validate", "--bogus", f},          // unknown option
       {"repack"},                          // missing IN and OUT

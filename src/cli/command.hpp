@@ -28,6 +28,7 @@ enum exit_code : int {
 // Each command gets the arguments after its own name.
 using args_t = std::span<char* const>;
 int run_inspect(args_t args);
+int run_inspect_sha256(args_t args);  // in the module: inspect --sha256
 int run_validate(args_t args);
 int run_repack(args_t args);
 int run_digest(args_t args);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "file_kind.hpp"
 #include "input.hpp"
 #include "npy.hpp"
 #include "npz.hpp"
@@ -69,28 +70,15 @@ sw::error refused(const std::string& where, std::string why) {
   return sw::make_error(sw::errc::invalid_argument, where + ": " + why);
 }
 
-// The first bytes of a file, to tell what it is.
-sw::result<std::vector<std::byte>> first_bytes(const std::string& path) {
+// The first bytes of a file, to tell what it is (file_kind.hpp).
+sw::result<std::vector<std::byte>> first_bytes(const std::string& path, std::uint64_t& size) {
   auto f = sw::file_handle::open_read(path);
-  if (!f) return std::move(f).error_value().in(path);
-  std::vector<std::byte> b(static_cast<std::size_t>(std::min<std::uint64_t>(f->size(), npy_prefix_bytes)));
+  if (!f) return explain_input(std::move(f).error_value().in(path), path);
+  size = f->size();
+  std::vector<std::byte> b(static_cast<std::size_t>(std::min<std::uint64_t>(f->size(), kind_prefix_bytes)));
   if (auto r = f->read_exact(b.data(), b.size(), 0); !r) return std::move(r).error_value().in(path);
   return b;
 }
-
-bool is_pickle(std::span<const std::byte> b) {
-  return b.size() >= 2 && b[0] == std::byte{0x80} && std::to_integer<int>(b[1]) >= 2 && std::to_integer<int>(b[1]) <= 5;
-}
-
-const std::string pickle_refusal =
-    "a Python pickle (pickle.dump, joblib, or torch.save's legacy format): unpickling runs code the file "
-    "chooses, so it is refused; load it in a Python you trust and save the tensors as safetensors "
-    "(README: migrating from pickle / torch.save)";
-
-const std::string torch_refusal =
-    "a PyTorch checkpoint (torch.save): its tensors sit behind a pickle (data.pkl), and unpickling runs code "
-    "the file chooses, so it is refused; load it with torch.load(weights_only=True) in a Python you trust and "
-    "save with safetensors.torch.save_file (README: migrating from pickle / torch.save)";
 
 // C order and Fortran order are the same bytes when at most one dimension exceeds 1.
 bool needs_transpose(const npy_array& a) {
@@ -223,18 +211,22 @@ sw::result<void> add_npz_file(const std::string& path, std::optional<sw::dtype> 
 int to_safetensors(const std::vector<std::string>& inputs, const std::string& out, std::optional<sw::dtype> cast,
                    bool quiet) {
   // The data sizes first, for the progress bar; everything is checked before OUT is touched.
-  std::vector<std::vector<std::byte>> heads;
+  std::vector<input_kind> kinds;
   for (const std::string& in : inputs) {
-    auto head = first_bytes(in);
+    std::uint64_t size = 0;
+    auto head = first_bytes(in, size);
     if (!head) return fail(head.error_value());
-    if (is_pickle(*head)) return fail(refused(in, pickle_refusal));
-    if (!has_npy_magic(*head) && !has_zip_magic(*head)) {
+    input_kind kind = kind_of_prefix(*head, size);
+    if (kind == input_kind::pickle || kind == input_kind::torch_zip) return fail(refused(in, describe_input(kind, in)));
+    if (kind != input_kind::npy && kind != input_kind::npz && kind != input_kind::zip) {
       if (open_input(in, {.mode = sw::io_mode::pread}))
         return fail(refused(in, "already safetensors; `safeweights cast` changes dtypes, `repack` rewrites"));
-      return fail(refused(in, "neither a .npy array nor an .npz archive (it starts with neither \"\\x93NUMPY\" "
-                              "nor \"PK\")"));
+      std::string why = describe_input(kind, in);
+      return fail(refused(in, why.empty() ? "neither a .npy array nor an .npz archive (it starts with neither "
+                                            "\"\\x93NUMPY\" nor \"PK\")"
+                                          : why));
     }
-    heads.push_back(std::move(*head));
+    kinds.push_back(kind);
   }
   std::uint64_t total = 0;
   for (const std::string& in : inputs) {
@@ -245,7 +237,7 @@ int to_safetensors(const std::vector<std::string>& inputs, const std::string& ou
   auto failure = std::make_shared<std::string>();
   std::vector<incoming> arrays;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    auto added = has_npy_magic(heads[i]) ? add_npy_file(inputs[i], cast, bar, arrays)
+    auto added = kinds[i] == input_kind::npy ? add_npy_file(inputs[i], cast, bar, arrays)
                                          : add_npz_file(inputs[i], cast, bar, failure, arrays);
     if (!added) return fail(added.error_value());
   }
@@ -363,10 +355,9 @@ int from_safetensors(const std::string& in, const std::string& out, output_kind 
                      bool compress, bool quiet) {
   auto r = open_input(in);
   if (!r) {
-    auto head = first_bytes(in);
-    if (head && (has_npy_magic(*head) || has_zip_magic(*head)))
+    input_kind kind = kind_of(in);
+    if (kind == input_kind::npy || kind == input_kind::npz || kind == input_kind::zip)
       return fail(refused(in, "NumPy already; to make safetensors, give an OUT ending in .safetensors"));
-    if (head && is_pickle(*head)) return fail(refused(in, pickle_refusal));
     return fail(r.error_value());
   }
   auto types = numpy_types(*r, cast);

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "command.hpp"
+#include "input.hpp"
 #include "safeweights/detail/json_writer.hpp"
 #include "safeweights/integrity/file_digest.hpp"
 #include "safeweights/integrity/tensor_digests.hpp"
@@ -44,15 +45,12 @@ int run_digest(args_t args) {
   if (cl.operands.size() != 1) return usage_error(cl.operands.empty() ? "digest: missing FILE" : "digest: one FILE only", usage);
   const std::string& path = cl.operands[0];
 
-  auto file = sw::file_handle::open_read(path);
-  if (!file) return fail(std::move(file).error_value().in(path));
-  auto map = sw::mapping::map(*file);
-  if (!map) return fail(std::move(map).error_value().in(path));
-  auto r = sw::reader::from_buffer(map->bytes(), {}, path);
+  sw::mapping map;
+  auto r = open_input_mapped(path, map);
   if (!r) return fail(r.error_value());
 
   sw::file_digest whole;
-  std::thread file_thread([&] { whole = sw::digest_bytes(map->bytes()); });
+  std::thread file_thread([&] { whole = sw::digest_bytes(map.bytes()); });
   const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());  // 0 when unknown
   const unsigned others = std::max(1u, hardware - 1);
   auto tensors = sw::digest_tensors(*r, others);

@@ -22,7 +22,7 @@ struct command {
 };
 
 constexpr command commands[] = {
-    {"inspect", nullptr, "list a file's tensors and metadata (a table, or JSON with --json)"},
+    {"inspect", cli::run_inspect, "list a file's tensors and metadata (a table, or JSON with --json)"},
     {"validate", cli::run_validate, "check files against the format, one line per file"},
     {"repack", cli::run_repack, "rewrite a file in the canonical layout (atomically; IN may equal OUT)"},
     {"digest", nullptr, "SHA-256 of a file and of each of its tensors"},

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "file_kind.hpp"
 #include "input.hpp"
 #include "hf_index.hpp"
 #include "options.hpp"
@@ -16,14 +17,15 @@
 namespace safeweights_cli {
 namespace {
 
-constexpr std::string_view usage = "usage: safeweights merge [--quiet] INDEX.json OUT";
+constexpr std::string_view usage = "usage: safeweights merge [--quiet] INDEX.json|DIR OUT";
 
 constexpr std::string_view help =
-    "usage: safeweights merge [--quiet] INDEX.json OUT\n"
+    "usage: safeweights merge [--quiet] INDEX.json|DIR OUT\n"
     "\n"
-    "Read a sharded checkpoint's index (model.safetensors.index.json) and the\n"
-    "shards its weight_map names (files beside it), and write every tensor,\n"
-    "bytes unchanged, to OUT, atomically. The index and the shards must agree:\n"
+    "Read a sharded checkpoint's index (model.safetensors.index.json, or the\n"
+    "one *.safetensors.index.json in DIR) and the shards its weight_map names\n"
+    "(files beside it), and write every tensor, bytes unchanged, to OUT,\n"
+    "atomically. The index and the shards must agree:\n"
     "a tensor in two shards, a tensor the index names that its shard lacks,\n"
     "and a tensor of a shard that the index does not name (or puts elsewhere)\n"
     "are errors, and nothing is written. The metadata is the shards': every\n"
@@ -59,11 +61,28 @@ int run_merge(args_t args) {
   if (!a.error.empty()) return usage_error(a.error, usage);
   if (a.operands.size() != 2)
     return usage_error(a.operands.size() < 2 ? "merge: needs INDEX.json and OUT" : "merge: too many arguments", usage);
-  const std::string &index_path = a.operands[0], &out = a.operands[1];
+  std::string index_path = a.operands[0];
+  const std::string& out = a.operands[1];
   using sw::detail::quote_name;
 
+  if (std::error_code ec; std::filesystem::is_directory(index_path, ec)) {
+    // A checkpoint's directory stands for the one index in it.
+    auto found = index_in_directory(index_path);
+    if (!found)
+      return fail(sw::make_error(sw::errc::io_error, index_path + ": a directory without exactly one "
+                                                                  "*.safetensors.index.json: name the index"));
+    index_path = *found;
+  }
   auto index = read_hf_index(index_path);
-  if (!index) return fail(index.error_value());
+  if (!index) {
+    input_kind kind = kind_of(index_path);
+    if (kind == input_kind::safetensors)
+      return fail(sw::make_error(index.code(), index_path + ": a safetensors file, not a shard index: there is "
+                                                            "nothing to merge (`repack` rewrites one file)"));
+    if (kind != input_kind::shard_index && kind != input_kind::json)
+      return fail(explain_input(std::move(index).error_value(), index_path));
+    return fail(index.error_value());
+  }
   const std::filesystem::path dir = std::filesystem::path(index_path).parent_path();
 
   // The shards in order of first mention, each opened once.

@@ -34,12 +34,6 @@ zip_t* archive_of(const std::shared_ptr<void>& p) { return static_cast<zip_t*>(p
 
 }  // namespace
 
-bool has_zip_magic(std::span<const std::byte> first) {
-  return first.size() >= 4 && std::memcmp(first.data(), "PK", 2) == 0 &&
-         ((first[2] == std::byte{3} && first[3] == std::byte{4}) ||
-          (first[2] == std::byte{5} && first[3] == std::byte{6}));
-}
-
 // ------------------------------------------------------------------ reading
 
 std::optional<std::uint64_t> npz_reader::most_bytes(std::uint16_t method, std::uint64_t packed) {

@@ -15,9 +15,6 @@ namespace safeweights_cli {
 
 namespace sw = safeweights;
 
-// "PK\x03\x04" (or the "PK\x05\x06" of an empty archive).
-bool has_zip_magic(std::span<const std::byte> first);
-
 class npz_reader {
  public:
   struct member {

@@ -1,6 +1,7 @@
 // `safeweights sign --key PRIVATE.pem FILE`: writes FILE.sig, a detached
 // Ed25519 signature over FILE's SHA-256 and byte length.
 #include "command.hpp"
+#include "file_kind.hpp"
 #include "key_option.hpp"
 #include "safeweights/integrity/signature.hpp"
 #include "summary.hpp"
@@ -45,7 +46,10 @@ int run_sign(args_t args) {
   auto key = sw::ed25519_key::load_private(*ks.key);
   if (!key) return fail(key.error_value());
   auto rec = sw::sign_file(cl.operands[0], *key);
-  if (!rec) return fail(rec.error_value());
+  // FILE may be any file; only a directory is worth a word more than the error.
+  if (!rec) return fail(kind_of(cl.operands[0]) == input_kind::directory
+                            ? explain_input(std::move(rec).error_value(), cl.operands[0])
+                            : rec.error_value());
   report_written(quiet_requested(cl), sw::signature_path(cl.operands[0]),
                  "signature of " + printable(cl.operands[0]) + " (" + std::to_string(rec->size) + " bytes, sha256 " +
                      sw::to_hex(rec->sha256) + ") with key " + key->id());

@@ -1,11 +1,13 @@
 // signals.hpp. Everything a handler calls here is async-signal-safe: open,
-// read, write, close, unlink, sigaction, raise, _exit; no allocation.
+// read, write, close, unlink, sigaction, raise, pause, _exit, a lock-free
+// atomic; no allocation.
 #include "signals.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -108,6 +110,11 @@ void on_signal(int signal, siginfo_t* info, void* context) {
     return;
   }
   if (signal == SIGBUS) {
+    // Threads reading the same shrunk file fault together (digest's workers):
+    // one reports and ends the process, the others wait for that.
+    static std::atomic<bool> reporting{false};
+    if (reporting.exchange(true))
+      for (;;) ::pause();
     if (info->si_code == BUS_ADRERR && report_changed_file(info->si_addr)) ::_exit(changed_input_status);
     set_default(signal);  // not a shrunk file: the access runs again and ends the process
     return;

@@ -4,10 +4,13 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "command.hpp"
+#include "file_kind.hpp"
+#include "index_input.hpp"
 #include "input.hpp"
 #include "numeric.hpp"
 #include "options.hpp"
@@ -20,10 +23,10 @@ namespace sw = safeweights;
 namespace safeweights_cli {
 namespace {
 
-constexpr std::string_view usage = "usage: safeweights stats [--json] FILE [NAME...]";
+constexpr std::string_view usage = "usage: safeweights stats [--json] FILE|INDEX.json [NAME...]";
 
 constexpr std::string_view help =
-    "usage: safeweights stats [--json] FILE [NAME...]\n"
+    "usage: safeweights stats [--json] FILE|INDEX.json [NAME...]\n"
     "\n"
     "For each tensor (all of them in file order, or the NAMEs given): the\n"
     "number of values, their minimum, maximum, mean and standard deviation,\n"
@@ -32,7 +35,10 @@ constexpr std::string_view help =
     "are over the finite values only; STD is the population deviation\n"
     "(ddof=0, numpy.std's default). C64 counts real and imaginary parts as\n"
     "two values. Packed F4/F6 tensors are not converted: only their element\n"
-    "count is shown. A NAME the file lacks is an error (exit 1).\n"
+    "count is shown. A NAME the file lacks is an error (exit 1). Given a shard\n"
+    "index (model.safetensors.index.json), the tensors of every shard it names\n"
+    "(the index and the shards checked against each other first, as `validate`\n"
+    "checks them).\n"
     "\n"
     "Options:\n"
     "  --json      print {\"tensors\": [{\"name\", \"dtype\", \"shape\", \"count\", \"min\",\n"
@@ -84,20 +90,26 @@ void add_block(tensor_stats& s, const double* v, std::size_t n) {
   s.finite += finite;
 }
 
-sw::result<std::vector<tensor_stats>> compute(const sw::reader& r, const std::vector<const sw::tensor_info*>& chosen) {
+// A tensor to go over, and the file (of an index's shards, the one) that holds it.
+struct chosen_tensor {
+  const sw::reader* file;
+  const sw::tensor_info* info;
+};
+
+sw::result<std::vector<tensor_stats>> compute(const std::string& source, const std::vector<chosen_tensor>& chosen) {
   std::uint64_t total = 0;
-  for (const sw::tensor_info* t : chosen) total += t->byte_size();
-  progress bar("stats " + printable(r.source()), total);
+  for (const chosen_tensor& c : chosen) total += c.info->byte_size();
+  progress bar("stats " + printable(source), total);
   std::vector<double> block(block_scalars);
   std::vector<tensor_stats> out;
-  for (const sw::tensor_info* t : chosen) {
+  for (const auto& [file, t] : chosen) {
     tensor_stats s;
     s.info = t;
     unsigned per = scalars_per_element(t->type);
     s.converted = per != 0;
     s.count = t->elements * (per ? per : 1);
     if (s.converted) {
-      auto view = r.tensor(*t);
+      auto view = file->tensor(*t);
       if (!view) return std::move(view).error_value();
       const std::byte* data = view->bytes().data();
       for (std::uint64_t first = 0; first < s.count; first += block_scalars) {
@@ -173,21 +185,42 @@ int run_stats(args_t args) {
   if (a.operands.empty()) return usage_error("stats: missing FILE", usage);
   const std::string& path = a.operands[0];
 
-  auto r = open_input(path);
-  if (!r) return fail(r.error_value());
-  std::vector<const sw::tensor_info*> chosen;
+  // A file, or an index and its shards (checked against each other).
+  std::optional<sw::reader> file;
+  std::optional<sw::nn::checkpoint> shards;
+  if (auto r = open_input(path)) {
+    file = std::move(*r);
+  } else if (kind_of(path) != input_kind::shard_index) {
+    return fail(r.error_value());
+  } else if (auto c = open_index(path)) {
+    shards = std::move(*c);
+  } else {
+    return fail(c.error_value());
+  }
+  auto find = [&](std::string_view name) -> std::optional<chosen_tensor> {
+    if (file) {
+      if (const sw::tensor_info* t = file->find(name)) return chosen_tensor{&*file, t};
+    } else if (const auto* e = shards->find(name)) {
+      return chosen_tensor{&shards->files()[e->file], e->info};
+    }
+    return std::nullopt;
+  };
+  std::vector<chosen_tensor> chosen;
   if (a.operands.size() == 1) {
-    for (const sw::tensor_info& t : r->tensors()) chosen.push_back(&t);
+    if (file)
+      for (const sw::tensor_info& t : file->tensors()) chosen.push_back({&*file, &t});
+    else
+      for (const auto& e : shards->tensors()) chosen.push_back({&shards->files()[e.file], e.info});
   } else {
     for (std::size_t i = 1; i < a.operands.size(); ++i) {
-      const sw::tensor_info* t = r->find(a.operands[i]);
+      auto t = find(a.operands[i]);
       if (!t)
         return fail(sw::make_error(sw::errc::tensor_not_found,
                                    path + ": no tensor " + sw::detail::quote_name(a.operands[i])));
-      chosen.push_back(t);
+      chosen.push_back(*t);
     }
   }
-  auto stats = compute(*r, chosen);
+  auto stats = compute(path, chosen);
   if (!stats) return fail(stats.error_value());
   write_out(stdout, a.has("--json") ? to_json(*stats) : to_table(*stats));
   return exit_ok;
