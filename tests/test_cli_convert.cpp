@@ -552,14 +552,14 @@ TEST_CASE("convert to NumPy warns that __metadata__ is dropped, naming how many 
       "safeweights: warning: " + with_metadata + ": its __metadata__ (" + std::to_string(keys) +
       " keys) is dropped: NumPy files have no place for it\n";
   int n = 0;
-  for (const std::string& out : {"x.npz", "x.npy", "arrays/"}) {
+  for (std::string_view out : {"x.npz", "x.npy", "arrays/"}) {
     INFO(out);
-    const std::string path = (dir / (std::to_string(n++) + out)).string();
+    const std::string path = (dir / (std::to_string(n++) + std::string(out))).string();
     run_result r = run({"convert", with_metadata, path});
     REQUIRE_MESSAGE(r.status == 0, r.err);
     CHECK(r.err == warning);
     CHECK(r.out.starts_with("wrote " + path + ": 1 "));
-    const std::string again = (dir / (std::to_string(n++) + out)).string();
+    const std::string again = (dir / (std::to_string(n++) + std::string(out))).string();
     for (const char* quiet : {"--quiet", "-q"}) {
       run_result q = run({"convert", quiet, with_metadata, again});
       REQUIRE_MESSAGE(q.status == 0, q.err);
@@ -578,7 +578,7 @@ TEST_CASE("convert to NumPy warns that __metadata__ is dropped, naming how many 
     REQUIRE(w.write_file(empty_metadata));
     REQUIRE(sw::reader::open(empty_metadata)->has_metadata());
   }
-  for (const std::string in : {valid("dtype_F32.safetensors").string(), empty_metadata}) {
+  for (const std::string& in : {valid("dtype_F32.safetensors").string(), empty_metadata}) {
     run_result r = run({"convert", in, (dir / "plain.npz").string()});
     INFO(in, ": ", r.err);
     REQUIRE(r.status == 0);

@@ -845,7 +845,8 @@ TEST_CASE("metadata --set checks the model-card keys (model_card::check_value); 
     run_result r = run({"metadata", f.string(), "--set", key + "=" + value});
     INFO(key, " = ", value, ": ", r.err);
     CHECK(r.status == 0);
-    CHECK(open(f).metadata_value(key) == value);
+    sw::reader edited = open(f);
+    CHECK(edited.metadata_value(key) == value);
   }
   struct bad_value {
     std::string key, value, says;
@@ -880,7 +881,8 @@ TEST_CASE("metadata --set checks the model-card keys (model_card::check_value); 
   CHECK(dir.entries() == 1);
   run_result forced = run({"metadata", f.string(), "--set", "scores=not-json", "--force"});
   REQUIRE_MESSAGE(forced.status == 0, forced.err);
-  CHECK(open(f).metadata_value("scores") == "not-json");
+  sw::reader stored = open(f);
+  CHECK(stored.metadata_value("scores") == "not-json");
   check_usage_error({"metadata", "--force", f.string()}, "--force and --quiet go with --set or --delete");
   check_usage_error({"metadata", "-q", f.string()}, "--force and --quiet go with --set or --delete");
 }
