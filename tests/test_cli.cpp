@@ -426,7 +426,8 @@ TEST_CASE("cli repack: every valid file comes back byte for byte") {
     fs::path out = dir / f.filename().string();
     run_result r = run({"repack", f.string(), out.string()});
     REQUIRE_MESSAGE(r.status == 0, r.err);
-    const std::size_t tensors = sw::reader::open(f.string())->tensors().size();
+    const sw::reader input = sw::open(f.string());
+    const std::size_t tensors = input.tensors().size();
     CHECK(r.out.starts_with("wrote " + out.string() + ": " + std::to_string(tensors) +
                             (tensors == 1 ? " tensor, " : " tensors, ")));
     CHECK(r.out.ends_with("B\n"));

@@ -546,7 +546,8 @@ TEST_CASE("convert from safetensors: dtypes NumPy lacks need --dtype; packed one
 TEST_CASE("convert to NumPy warns that __metadata__ is dropped, naming how many keys; --quiet silences it") {
   scratch_dir dir;
   const std::string with_metadata = valid("metadata.safetensors").string();
-  const std::size_t keys = sw::reader::open(with_metadata)->metadata().size();
+  const sw::reader original = sw::open(with_metadata);
+  const std::size_t keys = original.metadata().size();
   REQUIRE(keys > 1);
   const std::string warning =
       "safeweights: warning: " + with_metadata + ": its __metadata__ (" + std::to_string(keys) +
@@ -576,7 +577,7 @@ TEST_CASE("convert to NumPy warns that __metadata__ is dropped, naming how many 
     REQUIRE(w.add("x", sw::dtype::F32, {1}, std::as_bytes(std::span(&one, 1))));
     w.enable_metadata();
     REQUIRE(w.write_file(empty_metadata));
-    REQUIRE(sw::reader::open(empty_metadata)->has_metadata());
+    REQUIRE(sw::open(empty_metadata).has_metadata());
   }
   for (const std::string& in : {valid("dtype_F32.safetensors").string(), empty_metadata}) {
     run_result r = run({"convert", in, (dir / "plain.npz").string()});

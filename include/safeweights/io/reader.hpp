@@ -375,6 +375,13 @@ class reader {
   std::shared_ptr<const detail::reader_state> state_;
 };
 
+namespace detail {
+// `reader::open(path)->tensors()` would dangle with the temporary result; its
+// `.value()` gives a temporary reader, whose such members are deleted.
+template <>
+inline constexpr bool hands_out_views<reader> = true;
+}  // namespace detail
+
 SAFEWEIGHTS_INLINE_NAMESPACE_END
 }  // namespace safeweights
 
