@@ -8,12 +8,9 @@
 #include <memory>
 #include <vector>
 
+#include "digits_models.hpp"  // src/examples: the one definition of the models
 #include "isa_support.hpp"
 #include "safeweights/integrity/sha256.hpp"
-#include "safeweights/nn/layers/activations.hpp"
-#include "safeweights/nn/layers/conv2d.hpp"
-#include "safeweights/nn/layers/linear.hpp"
-#include "safeweights/nn/layers/sequential.hpp"
 #include "safeweights/nn/model_card.hpp"
 #include "safeweights/nn/state_dict.hpp"
 #include "support.hpp"
@@ -25,38 +22,6 @@ using test_support::for_each_isa;
 namespace {
 
 std::string fixture(const std::string& name) { return (test_support::data_dir() / "torch" / name).string(); }
-
-// The PyTorch definitions, module for module:
-//   MLP: layers = Sequential(Linear(64, 32), ReLU(), Linear(32, 10))
-struct digits_mlp : nn::module {
-  nn::sequential layers;
-  digits_mlp() {
-    layers.push_back(std::make_unique<nn::linear>(64, 32));
-    layers.push_back(std::make_unique<nn::relu>());
-    layers.push_back(std::make_unique<nn::linear>(32, 10));
-    register_module("layers", layers);
-  }
-  nn::tensor forward(const nn::tensor& x) const { return layers(x); }
-};
-
-//   CNN: features = Sequential(Conv2d(1, 8, 3, padding=1), ReLU(), Conv2d(8, 16, 3, stride=2, padding=1), ReLU())
-//        classifier = Linear(256, 10), applied to the flattened features of x.view(-1, 1, 8, 8)
-struct digits_cnn : nn::module {
-  nn::sequential features;
-  nn::linear classifier{16 * 4 * 4, 10};
-  nn::flatten flat;
-  digits_cnn() {
-    features.push_back(std::make_unique<nn::conv2d>(1, 8, 3, 1, 1));
-    features.push_back(std::make_unique<nn::relu>());
-    features.push_back(std::make_unique<nn::conv2d>(8, 16, 3, 2, 1));
-    features.push_back(std::make_unique<nn::relu>());
-    register_module("features", features);
-    register_module("classifier", classifier);
-  }
-  nn::tensor forward(const nn::tensor& x) const {
-    return classifier(flat(features(x.reshaped({x.dim(0), 1, 8, 8}))));
-  }
-};
 
 struct expected_outputs {
   sw::reader file = sw::open(fixture("digits_expected.safetensors"));
@@ -130,11 +95,11 @@ void check_model(const std::string& name) {
 }  // namespace
 
 TEST_CASE("digits: the C++ MLP gives PyTorch's class for all 1797 samples and its logits within 1e-5") {
-  check_model<digits_mlp>("mlp");
+  check_model<digits::mlp>("mlp");
 }
 
 TEST_CASE("digits: the C++ CNN (Conv2d) gives PyTorch's class for all 1797 samples and its logits within 1e-5") {
-  check_model<digits_cnn>("cnn");
+  check_model<digits::cnn>("cnn");
 }
 
 TEST_CASE("digits: the documented metadata keys read back; the data hash is that of the committed inputs") {
@@ -174,7 +139,7 @@ TEST_CASE("digits: our writer reproduces the bytes Python wrote, from the same t
     CHECK(w.serialize().value() == original);
   }
   // And save_state_dict of the loaded module writes the same file again.
-  digits_mlp model;
+  digits::mlp model;
   REQUIRE(nn::load_state_dict(model, fixture("digits_mlp.safetensors")));
   sw::reader file = sw::open(fixture("digits_mlp.safetensors"));
   std::vector<std::pair<std::string, std::string>> metadata;

@@ -13,28 +13,13 @@
 #include <string>
 #include <vector>
 
-#include "safeweights/nn/layers/activations.hpp"
-#include "safeweights/nn/layers/linear.hpp"
-#include "safeweights/nn/layers/sequential.hpp"
+#include "digits_models.hpp"
 #include "safeweights/nn/model_card.hpp"
 #include "safeweights/nn/state_dict.hpp"
 #include "safeweights/safeweights.hpp"
 
 namespace sw = safeweights;
 namespace nn = safeweights::nn;
-
-// PyTorch: layers = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)).
-// The names the module registers (layers.0.weight, ...) are the state dict's keys.
-struct digits_mlp : nn::module {
-  nn::sequential layers;
-  digits_mlp() {
-    layers.push_back(std::make_unique<nn::linear>(64, 32));
-    layers.push_back(std::make_unique<nn::relu>());
-    layers.push_back(std::make_unique<nn::linear>(32, 10));
-    register_module("layers", layers);
-  }
-  nn::tensor forward(const nn::tensor& x) const { return layers(x); }
-};
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -44,7 +29,7 @@ int main(int argc, char** argv) {
   const std::string dir = argv[1];
   try {
     // 1. Load: missing, unexpected and mismatched tensors would all be listed here.
-    digits_mlp model;
+    digits::mlp model;
     nn::load_report report = nn::load_state_dict(model, dir + "/digits_mlp.safetensors").value();
     std::printf("loaded %zu tensors into the module (%zu borrowed from the mapping, %llu bytes copied)\n",
                 report.loaded, report.zero_copy, static_cast<unsigned long long>(report.bytes_copied));
