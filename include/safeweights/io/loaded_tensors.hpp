@@ -9,6 +9,12 @@
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 
+class loaded_tensors;
+namespace detail {
+template <>
+inline constexpr bool hands_out_views<loaded_tensors> = true;
+}  // namespace detail
+
 class loaded_tensors {
  public:
   // What the views keep alive: the reader's state (for names and shapes) and the bytes.
@@ -44,11 +50,6 @@ class loaded_tensors {
   std::vector<tensor_view> views_;
   detail::name_table by_name_;
 };
-
-namespace detail {
-template <>
-inline constexpr bool hands_out_views<loaded_tensors> = true;
-}  // namespace detail
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END
 }  // namespace safeweights

@@ -73,6 +73,15 @@ inline result<std::uint64_t> check_prefix(const unsigned char* prefix, std::uint
 
 }  // namespace detail
 
+class reader;
+namespace detail {
+// `reader::open(path)->tensors()` would dangle with the temporary result; its
+// `.value()` gives a temporary reader, whose such members are deleted.
+// (Declared before the class, whose own members already name result<reader>.)
+template <>
+inline constexpr bool hands_out_views<reader> = true;
+}  // namespace detail
+
 class reader {
  public:
   // Opens, validates and (in io_mode::mmap) maps a file. Never throws but for bad_alloc.
@@ -374,13 +383,6 @@ class reader {
 
   std::shared_ptr<const detail::reader_state> state_;
 };
-
-namespace detail {
-// `reader::open(path)->tensors()` would dangle with the temporary result; its
-// `.value()` gives a temporary reader, whose such members are deleted.
-template <>
-inline constexpr bool hands_out_views<reader> = true;
-}  // namespace detail
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END
 }  // namespace safeweights

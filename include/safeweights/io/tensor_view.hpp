@@ -32,6 +32,17 @@
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 
+template <class T>
+class typed_tensor;
+class tensor_view;
+// Declared before the classes, whose own members already name their results.
+namespace detail {
+template <class T>
+inline constexpr bool hands_out_views<typed_tensor<T>> = true;
+template <>
+inline constexpr bool hands_out_views<tensor_view> = true;
+}  // namespace detail
+
 // Elements of T, either viewed in place or, when the bytes are not aligned
 // for T, copied into aligned memory this object owns. Never a misaligned T*.
 template <class T>
@@ -184,13 +195,6 @@ class tensor_view {
   std::span<const std::byte> bytes_;
   std::shared_ptr<const void> keep_;
 };
-
-namespace detail {
-template <class T>
-inline constexpr bool hands_out_views<typed_tensor<T>> = true;
-template <>
-inline constexpr bool hands_out_views<tensor_view> = true;
-}  // namespace detail
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END
 }  // namespace safeweights
