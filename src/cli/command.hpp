@@ -112,7 +112,7 @@ inline command_line split_args(args_t args) {
 // Text made safe for one terminal line: the library's one escaping function.
 using safeweights::printable;
 namespace detail {
-using safeweights::detail::decode_utf8;
+using safeweights::decode_utf8;
 }  // namespace detail
 
 // Columns `s` takes on a terminal: wide East Asian characters and emoji count
@@ -121,7 +121,7 @@ inline std::size_t display_width(std::string_view s) {
   std::size_t width = 0;
   for (std::size_t i = 0; i < s.size();) {
     char32_t cp = 0;
-    std::size_t n = detail::decode_utf8(s, i, cp);
+    std::size_t n = decode_utf8(s, i, cp);
     if (n == 0) {
       ++width;
       ++i;

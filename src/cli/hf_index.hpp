@@ -19,9 +19,9 @@
 
 #include "command.hpp"
 #include "safeweights/error.hpp"
-#include "safeweights/detail/header_builder.hpp"
-#include "safeweights/detail/json_writer.hpp"
+#include "safeweights/format/printable.hpp"
 #include "safeweights/io/file_handle.hpp"
+#include "safeweights/util/json_text.hpp"
 
 namespace safeweights_cli {
 
@@ -46,7 +46,7 @@ inline void append_python_json_string(std::string& out, std::string_view s) {
   out += '"';
   for (std::size_t i = 0; i < s.size();) {
     char32_t cp = 0;
-    std::size_t n = detail::decode_utf8(s, i, cp);
+    std::size_t n = decode_utf8(s, i, cp);
     if (n == 0) {  // not UTF-8 (a validated header never has this): the byte
       u_escape(static_cast<unsigned char>(s[i]));
       ++i;
@@ -81,9 +81,9 @@ inline std::string hf_index_json(std::uint64_t total_parameters, std::uint64_t t
                                  std::vector<std::pair<std::string_view, std::string_view>> weight_map) {
   std::sort(weight_map.begin(), weight_map.end());  // bytewise UTF-8 order is code point order, as Python sorts
   std::string out = "{\n  \"metadata\": {\n    \"total_parameters\": ";
-  safeweights::detail::append_uint(out, total_parameters);
+  safeweights::append_uint(out, total_parameters);
   out += ",\n    \"total_size\": ";
-  safeweights::detail::append_uint(out, total_size);
+  safeweights::append_uint(out, total_size);
   out += "\n  },\n  \"weight_map\": {";
   for (std::size_t i = 0; i < weight_map.size(); ++i) {
     out += i ? ",\n    " : "\n    ";
@@ -140,13 +140,13 @@ inline safeweights::result<hf_index> read_hf_index(const std::string& path) {
     std::string_view file_name;
     if (file.get(file_name))
       return make_error(errc::invalid_tensor_entry,
-                        path + ": weight_map entry " + safeweights::detail::quote_name(name) + " is not a string");
+                        path + ": weight_map entry " + safeweights::quote_name(name) + " is not a string");
     if (!is_plain_file_name(file_name))
-      return make_error(errc::invalid_argument, path + ": shard " + safeweights::detail::quote_name(file_name) +
+      return make_error(errc::invalid_argument, path + ": shard " + safeweights::quote_name(file_name) +
                                                     " is not a plain file name beside the index");
     if (!names.insert(name).second)
       return make_error(errc::duplicate_key,
-                        path + ": tensor " + safeweights::detail::quote_name(name) + " appears twice in weight_map");
+                        path + ": tensor " + safeweights::quote_name(name) + " appears twice in weight_map");
     index.weight_map.emplace_back(std::string(name), std::string(file_name));
   }
   return index;

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "command.hpp"
-#include "table.hpp"
-#include "safeweights/detail/json_writer.hpp"
 #include "safeweights/io/reader.hpp"
+#include "safeweights/util/json_text.hpp"
+#include "table.hpp"
 
 namespace sw = safeweights;
 

@@ -8,8 +8,8 @@
 
 #include "command.hpp"
 #include "file_kind.hpp"
-#include "input.hpp"
 #include "hf_index.hpp"
+#include "input.hpp"
 #include "options.hpp"
 #include "plan.hpp"
 #include "summary.hpp"
@@ -46,7 +46,7 @@ void warn(const std::string& message) { print_error("warning: " + message); }
 sw::error in_shard(sw::error e, const std::string& path, const std::string& index_path, std::string_view shard) {
   std::string_view why = e.message;
   if (why.starts_with(path + ": ")) why.remove_prefix(path.size() + 2);
-  e.message = index_path + ": shard " + sw::detail::quote_name(shard) + ": " + std::string(why);
+  e.message = index_path + ": shard " + sw::quote_name(shard) + ": " + std::string(why);
   return e;
 }
 
@@ -63,7 +63,7 @@ int run_merge(args_t args) {
     return usage_error(a.operands.size() < 2 ? "merge: needs INDEX.json and OUT" : "merge: too many arguments", usage);
   std::string index_path = a.operands[0];
   const std::string& out = a.operands[1];
-  using sw::detail::quote_name;
+  using sw::quote_name;
 
   if (std::error_code ec; std::filesystem::is_directory(index_path, ec)) {
     // A checkpoint's directory stands for the one index in it.

@@ -10,9 +10,9 @@
 #include "file_kind.hpp"
 #include "input.hpp"
 #include "key_option.hpp"
-#include "safeweights/detail/json_writer.hpp"
 #include "safeweights/integrity/sealed_reader.hpp"
 #include "safeweights/integrity/signature.hpp"
+#include "safeweights/util/json_text.hpp"
 
 namespace sw = safeweights;
 

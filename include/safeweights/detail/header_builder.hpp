@@ -8,25 +8,16 @@
 #include <optional>
 #include <string>
 
-#include "safeweights/detail/checked.hpp"
 #include "safeweights/detail/padded_buffer.hpp"
 #include "safeweights/error.hpp"
 #include "safeweights/format/dtype.hpp"
 #include "safeweights/format/header_index.hpp"
 #include "safeweights/format/printable.hpp"
+#include "safeweights/util/checked.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 namespace detail {
-
-// A name as it appears in a message: `name`, escaped by printable() and cut at 200 bytes.
-inline std::string quote_name(std::string_view name) {
-  std::string out = "`";
-  out += printable(name.substr(0, 200));
-  if (name.size() > 200) out += "...";
-  out += '`';
-  return out;
-}
 
 class header_builder {
  public:

@@ -6,9 +6,9 @@
 
 #include <string>
 
-#include "safeweights/detail/checked.hpp"
 #include "safeweights/detail/header_builder.hpp"
 #include "safeweights/format/read_options.hpp"
+#include "safeweights/util/checked.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN

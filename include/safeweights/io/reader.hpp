@@ -167,7 +167,7 @@ class reader {
   // Copies one tensor's bytes into `dst`, which must be exactly its size.
   result<void> read_into(const tensor_info& info, std::span<std::byte> dst) const {
     if (dst.size() != info.byte_size())
-      return make_error(errc::invalid_argument, "tensor " + detail::quote_name(info.name) + " is " +
+      return make_error(errc::invalid_argument, "tensor " + quote_name(info.name) + " is " +
                                                     std::to_string(info.byte_size()) + " bytes, buffer is " +
                                                     std::to_string(dst.size()))
           .in(source());
@@ -378,7 +378,7 @@ class reader {
   }
 
   error not_found(std::string_view name) const {
-    return make_error(errc::tensor_not_found, "no tensor " + detail::quote_name(name)).in(source());
+    return make_error(errc::tensor_not_found, "no tensor " + quote_name(name)).in(source());
   }
 
   std::shared_ptr<const detail::reader_state> state_;

@@ -60,7 +60,7 @@ inline result<void> reader::read_slice(const tensor_info& info, slice_spec spec,
   auto layout = plan_slice(info, spec);
   if (!layout) return std::move(layout).error_value().in(source());
   if (dst.size() != layout->bytes())
-    return make_error(errc::invalid_argument, "slice of tensor " + detail::quote_name(info.name) + " is " +
+    return make_error(errc::invalid_argument, "slice of tensor " + quote_name(info.name) + " is " +
                                                   std::to_string(layout->bytes()) + " bytes, buffer is " +
                                                   std::to_string(dst.size()))
         .in(source());

@@ -62,8 +62,8 @@ class checkpoint {
       const std::size_t want = shard_number.at(shard);
       const entry* e = set->find(name);
       if (!e || e->file != want)
-        return make_error(errc::tensor_not_found, "tensor " + safeweights::detail::quote_name(name) +
-                                                      " is mapped to " + safeweights::detail::quote_name(shard) +
+        return make_error(errc::tensor_not_found, "tensor " + safeweights::quote_name(name) +
+                                                      " is mapped to " + safeweights::quote_name(shard) +
                                                       ", which does not hold it")
             .in(index_path);
       total += e->info->byte_size();
@@ -74,8 +74,8 @@ class checkpoint {
       for (const auto& kv : index->weight_map) in_index.insert(kv.first);
       for (const entry& e : set->tensors()) {
         if (!in_index.count(e.name))
-          return make_error(errc::invalid_shard_index, "shard " + safeweights::detail::quote_name(set->files()[e.file].source()) +
-                                                           " holds tensor " + safeweights::detail::quote_name(e.name) +
+          return make_error(errc::invalid_shard_index, "shard " + safeweights::quote_name(set->files()[e.file].source()) +
+                                                           " holds tensor " + safeweights::quote_name(e.name) +
                                                            ", which the index does not list")
               .in(index_path);
       }
@@ -96,9 +96,9 @@ class checkpoint {
       for (const tensor_info& t : c.files_[f].tensors()) {
         auto [it, fresh] = c.by_name_.emplace(t.name, c.entries_.size());
         if (!fresh)
-          return make_error(errc::duplicate_key, "tensor " + safeweights::detail::quote_name(t.name) + " is in both " +
-                                                     safeweights::detail::quote_name(c.files_[c.entries_[it->second].file].source()) +
-                                                     " and " + safeweights::detail::quote_name(c.files_[f].source()))
+          return make_error(errc::duplicate_key, "tensor " + safeweights::quote_name(t.name) + " is in both " +
+                                                     safeweights::quote_name(c.files_[c.entries_[it->second].file].source()) +
+                                                     " and " + safeweights::quote_name(c.files_[f].source()))
               .in(c.source_);
         c.entries_.push_back({t.name, f, &t});
         c.bytes_ += t.byte_size();

@@ -221,14 +221,14 @@ inline result<std::unique_ptr<gpt2_tp>> load_gpt2_tp(const checkpoint& file, con
   for (const gpt2_tp_part& part : plan->parts) {
     const tensor_info& info = *part.source->info;
     auto slot = slots.find(part.name);
-    if (slot == slots.end()) return fail(errc::state_dict_mismatch, "unexpected tensor " + safeweights::detail::quote_name(part.name));
+    if (slot == slots.end()) return fail(errc::state_dict_mismatch, "unexpected tensor " + safeweights::quote_name(part.name));
     const shape_type& want = slot->second->shape();
     if (!std::equal(want.begin(), want.end(), part.shard.shape.begin(), part.shard.shape.end()))
-      return fail(errc::state_dict_mismatch, "tensor " + safeweights::detail::quote_name(part.name) + ": this rank's part is " +
+      return fail(errc::state_dict_mismatch, "tensor " + safeweights::quote_name(part.name) + ": this rank's part is " +
                                                  shape_text(shape_type(part.shard.shape.begin(), part.shard.shape.end())) +
                                                  ", the model expects " + shape_text(want));
     if (byte_width(info.type) == 0 || !kernels::converts_to_f32(info.type))
-      return fail(errc::dtype_mismatch, "tensor " + safeweights::detail::quote_name(part.name) + " is " +
+      return fail(errc::dtype_mismatch, "tensor " + safeweights::quote_name(part.name) + " is " +
                                             std::string(dtype_name(info.type)) + ", not a float type");
     tensor raw = tensor::empty(info.type, want);
     if (auto r = read_shard(file.files()[part.source->file], info, part.shard, {raw.mutable_data(), raw.nbytes()}); !r)
@@ -242,7 +242,7 @@ inline result<std::unique_ptr<gpt2_tp>> load_gpt2_tp(const checkpoint& file, con
     for (const auto& kv : slots) missing.push_back(kv.first);
     std::sort(missing.begin(), missing.end());
     std::string list;
-    for (std::string_view m : missing) list += (list.empty() ? "" : ", ") + safeweights::detail::quote_name(m);
+    for (std::string_view m : missing) list += (list.empty() ? "" : ", ") + safeweights::quote_name(m);
     return fail(errc::state_dict_mismatch, "missing tensors " + list);
   }
   for (auto& [slot, value] : staged) *slot = std::move(value);

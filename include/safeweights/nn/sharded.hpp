@@ -21,8 +21,8 @@
 #include <utility>
 #include <vector>
 
-#include "safeweights/detail/header_builder.hpp"
 #include "safeweights/detail/padded_buffer.hpp"
+#include "safeweights/format/printable.hpp"
 #include "safeweights/io/file_handle.hpp"
 
 namespace safeweights {
@@ -83,15 +83,15 @@ inline result<shard_index> parse_shard_index(std::string_view json) {
         std::string name(name_view);
         if (auto e = entry.value().get_string().get(shard_view))
           return e == simdjson::INCORRECT_TYPE
-                     ? detail::index_error("`weight_map` entry " + safeweights::detail::quote_name(name) + " is not a string")
+                     ? detail::index_error("`weight_map` entry " + safeweights::quote_name(name) + " is not a string")
                      : detail::index_json_error(e);
         std::string shard(shard_view);
         if (!detail::plain_file_name(shard))
-          return detail::index_error("tensor " + safeweights::detail::quote_name(name) + ": shard " +
-                                     safeweights::detail::quote_name(shard) +
+          return detail::index_error("tensor " + safeweights::quote_name(name) + ": shard " +
+                                     safeweights::quote_name(shard) +
                                      " is not a plain file name in the index's directory");
         if (!names.insert(name).second)
-          return make_error(errc::duplicate_key, "tensor " + safeweights::detail::quote_name(name) + " appears twice in `weight_map`");
+          return make_error(errc::duplicate_key, "tensor " + safeweights::quote_name(name) + " appears twice in `weight_map`");
         if (shards.insert(shard).second) index.shards.push_back(shard);
         index.weight_map.emplace_back(std::move(name), std::move(shard));
       }

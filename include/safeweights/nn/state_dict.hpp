@@ -105,7 +105,7 @@ struct load_report {
     auto section = [&](const std::string& text) { out += (out.empty() ? "" : "; ") + text; };
     auto names = [](const std::vector<std::string>& v) {
       std::string s;
-      for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + safeweights::detail::quote_name(v[i]);
+      for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + safeweights::quote_name(v[i]);
       return s;
     };
     if (strict && !missing_keys.empty()) section("missing key(s): " + names(missing_keys));
@@ -113,16 +113,16 @@ struct load_report {
     for (const auto& m : shape_mismatches) {
       std::string file = "[";
       for (std::size_t i = 0; i < m.file_shape.size(); ++i) file += (i ? ", " : "") + std::to_string(m.file_shape[i]);
-      section("size mismatch for " + safeweights::detail::quote_name(m.name) + ": the file has " + file +
+      section("size mismatch for " + safeweights::quote_name(m.name) + ": the file has " + file +
               "], the module has " + shape_text(m.module_shape));
     }
     for (const auto& c : unconvertible)
-      section(safeweights::detail::quote_name(c.name) + ": cannot convert " + std::string(dtype_name(c.from)) + " to " +
+      section(safeweights::quote_name(c.name) + ": cannot convert " + std::string(dtype_name(c.from)) + " to " +
               std::string(dtype_name(c.to)));
     for (const auto& d : duplicate_targets)
-      section(safeweights::detail::quote_name(d) + ": more than one file tensor maps to this name");
+      section(safeweights::quote_name(d) + ": more than one file tensor maps to this name");
     for (const auto& n : u16_into_float)
-      section(safeweights::detail::quote_name(n) +
+      section(safeweights::quote_name(n) +
               ": U16 in the file for a float parameter (BF16 or F16 bits written as uint16? write them with "
               "dtype::BF16 or F16; load_options::u16_as_numbers loads them as numbers)");
     return out;

@@ -18,12 +18,12 @@
 #include <string>
 #include <vector>
 
-#include "safeweights/detail/checked.hpp"
 #include "safeweights/error.hpp"
 #include "safeweights/format/elements.hpp"
 #include "safeweights/io/aligned_buffer.hpp"
 #include "safeweights/kernels/convert.hpp"
 #include "safeweights/kernels/matrix_ref.hpp"
+#include "safeweights/util/checked.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
@@ -80,7 +80,7 @@ class tensor {
     t.shape_ = std::move(shape);
     t.numel_ = checked_numel(t.shape_);
     std::uint64_t bytes = 0;
-    if (byte_width(type) && safeweights::detail::checked_mul(t.numel_, byte_width(type), bytes) &&
+    if (byte_width(type) && safeweights::checked_mul(t.numel_, byte_width(type), bytes) &&
         bytes >= aligned_buffer::huge_threshold) {
       if (auto region = detail::zero_bytes(static_cast<std::size_t>(bytes))) {
         t.data_ = const_cast<std::byte*>(region->data);
@@ -102,7 +102,7 @@ class tensor {
     t.shape_ = std::move(shape);
     t.numel_ = checked_numel(t.shape_);
     std::uint64_t bytes = 0;
-    if (byte_width(type) == 0 || !safeweights::detail::checked_mul(t.numel_, byte_width(type), bytes))
+    if (byte_width(type) == 0 || !safeweights::checked_mul(t.numel_, byte_width(type), bytes))
       throw exception(make_error(errc::size_overflow, "tensor of shape " + shape_text(t.shape_) + " and dtype " +
                                                           std::string(dtype_name(type)) + " is too large"));
     auto buffer = std::make_shared<aligned_buffer>(static_cast<std::size_t>(bytes));
@@ -207,7 +207,7 @@ class tensor {
   static std::size_t checked_numel(const shape_type& shape) {
     std::uint64_t n = 1;
     for (std::size_t d : shape)
-      if (!safeweights::detail::checked_mul(n, d, n))
+      if (!safeweights::checked_mul(n, d, n))
         throw exception(make_error(errc::size_overflow, "shape " + shape_text(shape) + " overflows"));
     return static_cast<std::size_t>(n);
   }
