@@ -656,7 +656,7 @@ TEST_CASE("cli: every command of the table is in --help, in order, and runs; a c
   const fs::path lone = dir / "safeweights";
   fs::copy_file(SAFEWEIGHTS_CLI, lone);
   for (const table_command& c : table) {
-    INFO("safeweights ", c.name, " --help (", c.in_module ? "module" : "core", ")");
+    INFO("safeweights ", c.name, " --help (", std::string(c.in_module ? "module" : "core"), ")");
     run_result r = run({c.name, "--help"});
     CHECK(r.status == 0);
     CHECK(r.err.empty());
