@@ -27,24 +27,13 @@ enum exit_code : int {
 
 // Each command gets the arguments after its own name.
 using args_t = std::span<char* const>;
-int run_inspect(args_t args);
-int run_inspect_sha256(args_t args);  // in the module: inspect --sha256
-int run_validate(args_t args);
-int run_repack(args_t args);
-int run_digest(args_t args);
-int run_seal(args_t args);
-int run_sign(args_t args);
-int run_verify(args_t args);
-int run_diff(args_t args);
-int run_convert(args_t args);
-int run_shard(args_t args);
-int run_merge(args_t args);
-int run_cast(args_t args);
-int run_rename(args_t args);
-int run_extract(args_t args);
-int run_metadata(args_t args);
-int run_stats(args_t args);
-int run_cleanup(args_t args);
+// run_NAME for every command and module part of commands.def (each defined in NAME.cpp, in the
+// executable or in the module).
+#define SAFEWEIGHTS_CLI_COMMAND(name, place, summary) int run_##name(args_t args);
+#define SAFEWEIGHTS_CLI_MODULE_PART(name, key) int run_##name(args_t args);
+#include "commands.def"
+#undef SAFEWEIGHTS_CLI_COMMAND
+#undef SAFEWEIGHTS_CLI_MODULE_PART
 
 inline void write_out(std::FILE* f, std::string_view text) { std::fwrite(text.data(), 1, text.size(), f); }
 
