@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "safeweights/nn/gpt2.hpp"
 #include "safeweights/safeweights.hpp"
 
 namespace sw = safeweights;
@@ -58,34 +59,14 @@ std::vector<float> random_floats(std::size_t n, std::uint64_t seed) {
   return v;
 }
 
-// GPT-2 small's state dict layout: the same names and shapes as bench/compare.py builds.
+// GPT-2 small's state dict in nn::gpt2's layout (bench/compare.py builds the same names and shapes).
 std::vector<named_tensor> gpt2() {
-  constexpr std::uint64_t d = 768, vocab = 50257, ctx = 1024, layers = 12;
   std::vector<named_tensor> out;
-  auto add = [&](std::string name, std::vector<std::uint64_t> shape) {
+  for (auto& t : sw::nn::gpt2_checkpoint_layout(sw::nn::gpt2_config{}, sw::dtype::F32)) {
     std::uint64_t n = 1;
-    for (auto s : shape) n *= s;
-    out.push_back({std::move(name), std::move(shape), random_floats(n, out.size())});
-  };
-  add("wte.weight", {vocab, d});
-  add("wpe.weight", {ctx, d});
-  for (std::uint64_t l = 0; l < layers; ++l) {
-    std::string h = "h." + std::to_string(l) + ".";
-    add(h + "ln_1.weight", {d});
-    add(h + "ln_1.bias", {d});
-    add(h + "attn.c_attn.weight", {d, 3 * d});
-    add(h + "attn.c_attn.bias", {3 * d});
-    add(h + "attn.c_proj.weight", {d, d});
-    add(h + "attn.c_proj.bias", {d});
-    add(h + "ln_2.weight", {d});
-    add(h + "ln_2.bias", {d});
-    add(h + "mlp.c_fc.weight", {d, 4 * d});
-    add(h + "mlp.c_fc.bias", {4 * d});
-    add(h + "mlp.c_proj.weight", {4 * d, d});
-    add(h + "mlp.c_proj.bias", {d});
+    for (auto s : t.shape) n *= s;
+    out.push_back({std::move(t.name), std::move(t.shape), random_floats(n, out.size())});
   }
-  add("ln_f.weight", {d});
-  add("ln_f.bias", {d});
   return out;
 }
 
