@@ -10,13 +10,16 @@
 // name with "transformer." and may hold the old causal-mask buffers
 // h.N.attn.bias and h.N.attn.masked_bias (and a tied lm_head.weight), which
 // are ignored. The sizes come from the shapes; the head count from the
-// caller or the metadata key n_head.
+// caller or the metadata key n_head. gpt2_checkpoint_layout lists the
+// tensors for a config, from the module itself.
 #pragma once
 
 #include <charconv>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "safeweights/kernels/activations.hpp"
@@ -184,6 +187,28 @@ class gpt2 : public module {
   module_list<gpt2_block> h;
   layer_norm ln_f;
 };
+
+// One tensor of a GPT-2 checkpoint, as gpt2_checkpoint_layout lists it.
+struct gpt2_checkpoint_tensor {
+  std::string name;  // Hugging Face's, without the "transformer." prefix
+  dtype type = dtype::F32;
+  std::vector<std::uint64_t> shape;
+};
+
+// The tensors of a GPT-2 checkpoint for `c` in `type`: what gpt2 loads, in
+// its state-dict order, read from a gpt2 built for `c` (its zeros cost no
+// memory) so that the list cannot drift from the module. The buffers old
+// files also hold (h.N.attn.bias, h.N.attn.masked_bias) and a tied
+// lm_head.weight are not in it: gpt2 has no use for them.
+inline std::vector<gpt2_checkpoint_tensor> gpt2_checkpoint_layout(const gpt2_config& c, dtype type = dtype::F32) {
+  gpt2 model(c, type);
+  std::vector<gpt2_checkpoint_tensor> out;
+  for (const named_tensor& t : model.state()) {
+    const shape_type& shape = t.value->shape();
+    out.push_back({t.name, t.value->type(), std::vector<std::uint64_t>(shape.begin(), shape.end())});
+  }
+  return out;
+}
 
 // The prefix a GPT-2 checkpoint's names carry: "transformer." or none.
 inline std::string gpt2_prefix(const checkpoint& file) {
