@@ -719,7 +719,8 @@ TEST_CASE("merge: metadata from the shards; a wrong total_size is an error, as e
     CHECK(bad.status == 1);
     const std::string text = bad.out + bad.err;  // validate reports on stdout
     CHECK(text.find(index_path.string() + ": ") != std::string::npos);
-    CHECK(text.find("metadata `total_size` is 999 but the tensors the index lists hold 564 bytes") != std::string::npos);
+    CHECK(text.find("metadata `total_size` is 999 but the tensors the index lists hold 564 bytes") !=
+          std::string::npos);
   }
   CHECK_FALSE(fs::exists(merged));
   test_support::write_text(index_path, index);

@@ -112,7 +112,8 @@ TEST_CASE("sharded: disagreements between the index and its shards are errors na
           errc::invalid_shard_index);
   }
   SUBCASE("shards outside the index's directory") {
-    for (const char* shard_name : {"../s1.safetensors", "/tmp/s1.safetensors", "sub/s1.safetensors", "..", "", "x\\\\s1"}) {
+    for (const char* shard_name :
+         {"../s1.safetensors", "/tmp/s1.safetensors", "sub/s1.safetensors", "..", "", "x\\\\s1"}) {
       INFO(shard_name);
       CHECK(code(std::string(R"({"weight_map": {"a.weight": ")") + shard_name + "\"}}") == errc::invalid_shard_index);
     }
@@ -193,8 +194,10 @@ TEST_CASE("shard index: every fault is invalid_shard_index, naming the index, th
       {R"({"metadata": {"k": 1, "k": 2}, "weight_map": {}})", "metadata `k` appears twice"},
       {R"({"metadata": {"total_size": -1}, "weight_map": {}})", "metadata `total_size` is not a non-negative integer"},
       {R"({"metadata": {"total_size": 1.5}, "weight_map": {}})", "metadata `total_size` is not a non-negative integer"},
-      {R"({"metadata": {"total_size": "36"}, "weight_map": {}})", "metadata `total_size` is not a non-negative integer"},
-      {R"({"metadata": {"total_size": null}, "weight_map": {}})", "metadata `total_size` is not a non-negative integer"},
+      {R"({"metadata": {"total_size": "36"}, "weight_map": {}})",
+       "metadata `total_size` is not a non-negative integer"},
+      {R"({"metadata": {"total_size": null}, "weight_map": {}})",
+       "metadata `total_size` is not a non-negative integer"},
       {R"({"metadata": {"total_size": 18446744073709551616}, "weight_map": {}})",
        "metadata `total_size` is not a non-negative integer"},
       {R"({"metadata": {"total_parameters": [9]}, "weight_map": {}})",

@@ -94,9 +94,8 @@ class checkpoint {
       for (const auto& kv : index->weight_map) listed.insert(kv.first);
       for (const entry& e : set->tensors())
         if (!listed.count(e.name))
-          return make_error(errc::invalid_shard_index, "shard " + quote_name(index->shards[e.file]) +
-                                                           " holds tensor " + quote_name(e.name) +
-                                                           ", which the index does not list")
+          return make_error(errc::invalid_shard_index, "shard " + quote_name(index->shards[e.file]) + " holds tensor " +
+                                                           quote_name(e.name) + ", which the index does not list")
               .in(index_path);
     }
     if (index->total_size && *index->total_size != total)
@@ -148,8 +147,8 @@ class checkpoint {
         auto [it, fresh] = c.by_name_.emplace(t.name, c.entries_.size());
         if (!fresh)
           return make_error(errc::duplicate_key, "tensor " + detail::quote_name(t.name) + " is in both " +
-                                                     detail::quote_name(labels[c.entries_[it->second].file]) +
-                                                     " and " + detail::quote_name(labels[f]))
+                                                     detail::quote_name(labels[c.entries_[it->second].file]) + " and " +
+                                                     detail::quote_name(labels[f]))
               .in(c.source_);
         c.entries_.push_back({t.name, f, &t});
         c.bytes_ += t.byte_size();

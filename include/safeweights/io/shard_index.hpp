@@ -200,8 +200,7 @@ inline result<shard_index> parse_shard_index(const padded_buffer& json) {
     }
     if (!part) return std::move(part).error_value();
   }
-  if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS)
-    return shard_index_error("text after the JSON object");
+  if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS) return shard_index_error("text after the JSON object");
   if (!seen_map) return shard_index_error("no `weight_map`");
   return index;
 }
