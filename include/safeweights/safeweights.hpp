@@ -18,3 +18,5 @@
 #include "safeweights/io/loaded_tensors.hpp"
 #include "safeweights/io/reader.hpp"
 #include "safeweights/io/writer.hpp"
+#include "safeweights/io/shard_index.hpp"
+#include "safeweights/io/checkpoint.hpp"

@@ -26,8 +26,7 @@ using inspect_output::plural;
 std::string file_name(const sw::reader& r) { return std::filesystem::path(r.source()).filename().string(); }
 
 // Every shard's metadata, a key's first value kept (as `merge` keeps it).
-std::vector<std::pair<std::string_view, std::string_view>> merged_metadata(const sw::nn::checkpoint& c,
-                                                                           bool& present) {
+std::vector<std::pair<std::string_view, std::string_view>> merged_metadata(const sw::checkpoint& c, bool& present) {
   std::vector<std::pair<std::string_view, std::string_view>> entries;
   present = false;
   for (const sw::reader& r : c.files()) {
@@ -39,7 +38,7 @@ std::vector<std::pair<std::string_view, std::string_view>> merged_metadata(const
   return entries;
 }
 
-std::string index_json(const sw::nn::checkpoint& c) {
+std::string index_json(const sw::checkpoint& c) {
   namespace jd = sw::detail;
   std::string out = "{\"index\": ";
   jd::append_json_string(out, c.source());
@@ -81,7 +80,7 @@ std::string index_json(const sw::nn::checkpoint& c) {
   return out;
 }
 
-std::string index_table(const sw::nn::checkpoint& c) {
+std::string index_table(const sw::checkpoint& c) {
   std::vector<std::vector<std::string>> rows = {{"NAME", "DTYPE", "SHAPE", "BYTES", "SHARD", "OFFSETS"}};
   for (const auto& e : c.tensors()) {
     const sw::tensor_info& t = *e.info;

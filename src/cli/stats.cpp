@@ -187,7 +187,7 @@ int run_stats(args_t args) {
 
   // A file, or an index and its shards (checked against each other).
   std::optional<sw::reader> file;
-  std::optional<sw::nn::checkpoint> shards;
+  std::optional<sw::checkpoint> shards;
   if (auto r = open_input(path)) {
     file = std::move(*r);
   } else if (kind_of(path) != input_kind::shard_index) {

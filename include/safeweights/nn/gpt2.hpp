@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "safeweights/io/checkpoint.hpp"
 #include "safeweights/kernels/activations.hpp"
-#include "safeweights/nn/checkpoint.hpp"
 #include "safeweights/nn/layers/causal_self_attention.hpp"
 #include "safeweights/nn/layers/conv1d.hpp"
 #include "safeweights/nn/layers/embedding.hpp"

@@ -26,14 +26,17 @@
 #include <utility>
 #include <vector>
 
+#include "safeweights/io/checkpoint.hpp"
 #include "safeweights/io/writer.hpp"
 #include "safeweights/kernels/convert.hpp"
-#include "safeweights/nn/checkpoint.hpp"
 #include "safeweights/nn/module.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 namespace nn {
+
+// What a state dict is loaded from: one file, or the shards of an index (io/checkpoint.hpp).
+using safeweights::checkpoint;
 
 // Which dtype a floating-point tensor of the module gets. Integer and BOOL
 // tensors always keep the dtype their module declared.
