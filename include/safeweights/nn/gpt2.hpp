@@ -83,7 +83,7 @@ class gpt2_block : public module {
   gpt2_mlp mlp;
 };
 
-namespace detail {
+namespace internal {
 
 // What every GPT-2 forward shares, around its blocks: token plus position
 // embeddings for the positions after `length`, `blocks(x, rows)` on them in
@@ -133,7 +133,7 @@ std::vector<std::int64_t> gpt2_generate(const Model& model, std::span<const std:
   return out;
 }
 
-}  // namespace detail
+}  // namespace internal
 
 class gpt2 : public module {
  public:
@@ -164,7 +164,7 @@ class gpt2 : public module {
 
   // Runs `tokens` after the session's; returns the logits at the last of them [vocab].
   std::vector<float> forward(session& s, std::span<const std::int64_t> tokens) const {
-    return detail::gpt2_forward(config_, wte, wpe, ln_f, s.length, tokens, [&](float* x, std::size_t rows) {
+    return internal::gpt2_forward(config_, wte, wpe, ln_f, s.length, tokens, [&](float* x, std::size_t rows) {
       for (std::size_t i = 0; i < h.size(); ++i) h[i].forward_rows(x, rows, s.caches[i]);
     });
   }
@@ -173,11 +173,11 @@ class gpt2 : public module {
   // given, receives the logits at the prompt's last position.
   std::vector<std::int64_t> generate(std::span<const std::int64_t> prompt, std::size_t count,
                                      std::vector<float>* prompt_logits = nullptr) const {
-    return detail::gpt2_generate(*this, prompt, count, prompt_logits);
+    return internal::gpt2_generate(*this, prompt, count, prompt_logits);
   }
 
   // The first index of the largest value (as torch.argmax).
-  static std::int64_t argmax(const std::vector<float>& v) { return detail::argmax(v); }
+  static std::int64_t argmax(const std::vector<float>& v) { return internal::argmax(v); }
 
  private:
   gpt2_config config_;

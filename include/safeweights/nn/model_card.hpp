@@ -239,7 +239,7 @@ struct model_card {
   // Runs `read` on the JSON in `text`; false if it is not valid or `read` refuses it.
   template <class Read>
   static bool parse(std::string_view text, Read&& read, model_card& card) {
-    safeweights::detail::padded_buffer buffer(text.size());
+    detail::padded_buffer buffer(text.size());
     if (!text.empty()) std::memcpy(buffer.data(), text.data(), text.size());
     simdjson::ondemand::parser parser;
     simdjson::ondemand::document doc;

@@ -132,7 +132,7 @@ struct load_report {
   }
 };
 
-namespace detail {
+namespace internal {
 
 // One name segment against one pattern segment, '*' matching any run of
 // characters: the classic two-pointer walk (no recursion: names come from
@@ -255,11 +255,11 @@ inline bool aligned_for(const std::byte* p, dtype t) noexcept {
   return reinterpret_cast<std::uintptr_t>(p) % (byte_width(t) ? byte_width(t) : 1) == 0;
 }
 
-}  // namespace detail
+}  // namespace internal
 
 // What load_state_dict would do, without touching the module.
 inline load_report check_state_dict(module& m, const checkpoint& file, const load_options& options = {}) {
-  detail::load_plan plan = detail::plan_load(m, file, options);
+  internal::load_plan plan = internal::plan_load(m, file, options);
   for (const auto& step : plan.steps) {
     const std::uint64_t bytes = step.source->info->byte_size();
     const reader& r = file.files()[step.source->file];
@@ -274,7 +274,7 @@ inline load_report check_state_dict(module& m, const checkpoint& file, const loa
 }
 
 inline result<load_report> load_state_dict(module& m, const checkpoint& file, const load_options& options = {}) {
-  detail::load_plan plan = detail::plan_load(m, file, options);
+  internal::load_plan plan = internal::plan_load(m, file, options);
   load_report& report = plan.report;
   if (!report.fits(options.strict))
     return make_error(errc::state_dict_mismatch, "error(s) in loading state_dict: " + report.describe(options.strict))
@@ -289,13 +289,13 @@ inline result<load_report> load_state_dict(module& m, const checkpoint& file, co
   if (options.progress && !options.progress(0, total)) return cancelled();
   std::vector<tensor> staged(plan.steps.size());
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
-    const detail::planned_load& step = plan.steps[i];
+    const internal::planned_load& step = plan.steps[i];
     const tensor_info& info = *step.source->info;
     auto view = file.view(*step.source);
     if (!view) return std::move(view).error_value();
     const shape_type& shape = step.slot->shape();
     const bool mapped = file.files()[step.source->file].mode() == io_mode::mmap;
-    if (step.target == info.type && detail::aligned_for(view->bytes().data(), info.type)) {
+    if (step.target == info.type && internal::aligned_for(view->bytes().data(), info.type)) {
       // The view keeps whatever holds the bytes alive: the mapping, or the reader's copy in pread mode.
       staged[i] = tensor::borrowed(info.type, shape, view->bytes(), std::make_shared<tensor_view>(*view));
       if (mapped) {

@@ -31,7 +31,7 @@ namespace nn {
 
 using shape_type = std::vector<std::size_t>;
 
-namespace detail {
+namespace internal {
 
 // One read-only mapping of zero pages, shared by every large tensor::zeros:
 // reading it costs no memory (the kernel maps its zero page), and building a
@@ -59,7 +59,7 @@ inline std::shared_ptr<const zero_region> zero_bytes(std::size_t n) {
   return current;
 }
 
-}  // namespace detail
+}  // namespace internal
 
 // "[2, 3]"
 inline std::string shape_text(std::span<const std::size_t> shape) {
@@ -82,7 +82,7 @@ class tensor {
     std::uint64_t bytes = 0;
     if (byte_width(type) && safeweights::checked_mul(t.numel_, byte_width(type), bytes) &&
         bytes >= aligned_buffer::huge_threshold) {
-      if (auto region = detail::zero_bytes(static_cast<std::size_t>(bytes))) {
+      if (auto region = internal::zero_bytes(static_cast<std::size_t>(bytes))) {
         t.data_ = const_cast<std::byte*>(region->data);
         t.nbytes_ = static_cast<std::size_t>(bytes);
         t.owner_ = std::move(region);
@@ -224,7 +224,7 @@ class tensor {
   std::size_t nbytes_ = 0;
   std::shared_ptr<const void> owner_;
   bool borrowed_ = false;
-  bool zero_ = false;  // borrowing detail::zero_region
+  bool zero_ = false;  // borrowing internal::zero_region
 };
 
 }  // namespace nn
