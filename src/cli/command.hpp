@@ -100,9 +100,7 @@ inline command_line split_args(args_t args) {
 
 // Text made safe for one terminal line: the library's one escaping function.
 using safeweights::printable;
-namespace detail {
 using safeweights::decode_utf8;
-}  // namespace detail
 
 // Columns `s` takes on a terminal: wide East Asian characters and emoji count
 // 2, combining marks 0, everything else 1. `s` is expected to be printable().

@@ -81,8 +81,7 @@ int run_merge(args_t args) {
   for (const sw::checkpoint::entry& e : shards.tensors()) {
     auto view = shards.view(e);
     if (!view)
-      return fail(sw::detail::in_shard(std::move(view).error_value(), shards.files()[e.file].source(), index_path,
-                                       shard_names[e.file]));
+      return fail(shards.shard_error(std::move(view).error_value(), e.file));
     plan.tensors.push_back({std::string(e.name), *view, e.info->type});
   }
   for (std::size_t s = 0; s < shards.files().size(); ++s) {

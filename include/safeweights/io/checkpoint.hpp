@@ -127,6 +127,13 @@ class checkpoint {
 
   result<tensor_view> view(const entry& e) const { return files_[e.file].tensor(*e.info); }
 
+  // An error from files()[file] told in the index's terms (the index's path,
+  // then the shard as the index names it); unchanged when not opened from an index.
+  error shard_error(error e, std::size_t file) const {
+    if (!index_ || file >= index_->shards.size()) return e;
+    return detail::in_shard(std::move(e), files_[file].source(), source_, index_->shards[file]);
+  }
+
   // A metadata value from the first file that has the key.
   std::optional<std::string_view> metadata_value(std::string_view key) const noexcept {
     for (const reader& r : files_)
