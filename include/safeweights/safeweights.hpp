@@ -10,7 +10,7 @@
 #include "safeweights/format/tensor_info.hpp"
 #include "safeweights/format/read_options.hpp"
 #include "safeweights/format/header_index.hpp"
-#include "safeweights/format/parse_header.hpp"
+#include "safeweights/format/header/parse_header.hpp"
 #include "safeweights/format/printable.hpp"
 #include "safeweights/io/mapping.hpp"
 #include "safeweights/io/fault_guard.hpp"

@@ -21,7 +21,6 @@
 #include "safeweights/format/printable.hpp"
 #include "safeweights/format/slice_layout.hpp"
 #include "safeweights/io/reader.hpp"
-#include "safeweights/io/reader_slices.hpp"
 #include "safeweights/util/checked.hpp"
 
 namespace safeweights {
