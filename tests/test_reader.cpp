@@ -544,6 +544,74 @@ TEST_CASE("a header over 64 KiB is read in the mapping: the same index as pread,
   CHECK(mapped.error_value().message.find("`layer.7.w` appears twice") != std::string::npos);
 }
 
+TEST_CASE("parse_header: the index keeps the text's owner alive while it may point into the text, else owns a copy") {
+  const std::string json = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  auto inside = [](std::string_view name, const std::string& text) {
+    return name.data() >= text.data() && name.data() < text.data() + text.size();
+  };
+  // Whether the index keeps `owner` (given `room` readable bytes after the
+  // header) once the caller has let go of it; the names stay readable either way.
+  auto keeps_owner = [&](const std::string& header, std::size_t room) {
+    auto owner = std::make_shared<std::string>(header + std::string(64, '7'));
+    std::weak_ptr<std::string> watch = owner;
+    auto index = sw::parse_header(std::string_view(*owner).substr(0, header.size()), room, 8, {}, owner);
+    REQUIRE(index);
+    const bool names_inside = inside(index->tensors()[0].name, *owner);
+    owner.reset();
+    CHECK(index->find("a") == &index->tensors()[0]);
+    CHECK(index->tensors()[0].name == "a");
+    const bool kept = !watch.expired();
+    CHECK((kept || !names_inside));  // never a name into freed text
+    { sw::header_index gone = std::move(*index); }
+    CHECK(watch.expired());  // and nothing else holds it
+    return kept;
+  };
+  const std::string canonical = json, general = " " + json;
+  // The scanner needs 32 bytes after the text, the general parser 64.
+  CHECK(keeps_owner(canonical, 64));
+  CHECK(keeps_owner(canonical, 32));
+  CHECK_FALSE(keeps_owner(canonical, 31));
+  CHECK(keeps_owner(general, 64));
+  CHECK_FALSE(keeps_owner(general, 63));
+  CHECK_FALSE(keeps_owner(general, 32));
+  // The canonical scanner's names point into the text it was given.
+  auto owner = std::make_shared<std::string>(canonical + std::string(64, '7'));
+  auto in_place = sw::parse_header(std::string_view(*owner).substr(0, canonical.size()), 32, 8, {}, owner);
+  REQUIRE(in_place);
+  CHECK(inside(in_place->tensors()[0].name, *owner));
+  // Without an owner: a copy, whatever the room.
+  const std::string text = canonical + std::string(64, '7');
+  for (std::size_t room : {std::size_t{0}, std::size_t{64}}) {
+    auto copied = sw::parse_header(std::string_view(text).substr(0, canonical.size()), room, 8);
+    REQUIRE(copied);
+    CHECK_FALSE(inside(copied->tensors()[0].name, text));
+  }
+}
+
+TEST_CASE("check_tensor: one rule check, the first fault in the order of R16-R20") {
+  using sw::tensor_fault;
+  const std::uint64_t two[] = {2}, three[] = {3}, huge[] = {std::uint64_t{1} << 62, 8};
+  auto info = [](sw::dtype type, std::span<const std::uint64_t> shape, std::uint64_t begin, std::uint64_t end) {
+    sw::tensor_info t;
+    t.type = type;
+    t.shape = shape;
+    t.begin = begin;
+    t.end = end;
+    return t;
+  };
+  sw::tensor_size size;
+  CHECK(sw::check_tensor(info(sw::dtype::F32, two, 0, 8), 0, size) == tensor_fault::none);
+  CHECK(size.elements == 2);
+  CHECK(size.bits == 64);
+  CHECK(sw::check_tensor(info(sw::dtype::F32, two, 8, 4), 0, size) == tensor_fault::end_before_begin);  // not R17
+  CHECK(sw::check_tensor(info(sw::dtype::F32, two, 4, 12), 0, size) == tensor_fault::not_contiguous);
+  CHECK(sw::check_tensor(info(sw::dtype::F32, huge, 0, 8), 0, size) == tensor_fault::size_overflow);
+  CHECK(sw::check_tensor(info(sw::dtype::F4, three, 0, 2), 0, size) == tensor_fault::subbyte_misaligned);
+  CHECK(sw::check_tensor(info(sw::dtype::F32, two, 0, 12), 0, size) == tensor_fault::size_mismatch);
+  CHECK(sw::error_code(tensor_fault::size_mismatch) == sw::errc::size_mismatch);
+  CHECK(sw::error_code(tensor_fault::none) == sw::errc::ok);
+}
+
 TEST_CASE("to_floats: every float dtype a float holds, in every io_mode; integers and the rest refused") {
   test_support::scratch_dir dir;
   const std::vector<float> values{0.0f, -0.0f, 1.0f, -2.5f, 0.15625f, 448.0f};  // exact in every type below

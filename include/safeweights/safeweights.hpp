@@ -11,6 +11,7 @@
 #include "safeweights/format/read_options.hpp"
 #include "safeweights/format/header_index.hpp"
 #include "safeweights/format/header/parse_header.hpp"
+#include "safeweights/format/tensor_rules.hpp"
 #include "safeweights/format/printable.hpp"
 #include "safeweights/io/mapping.hpp"
 #include "safeweights/io/fault_guard.hpp"
