@@ -55,8 +55,9 @@ void run(const std::uint8_t* data, std::size_t size, std::uint64_t data_bytes, c
 
   // In place, as in a mapping: the header is followed by bytes that are not
   // padding (digits, quotes, the header's own start), exactly as many as
-  // the fast path may overread (the general parser then reads a copy), then
-  // as many as simdjson may (both run in place).
+  // the fast path may overread, then as many as simdjson's padding (the
+  // general parser must still read a zero-padded copy: a run of digits
+  // there once took simdjson's number parser past them).
   for (std::size_t after : {sw::detail::canonical_scanner::max_overread, sw::detail::header_parser::max_overread}) {
     for (int filler = 0; filler < 3; ++filler) {
       std::vector<std::uint8_t> image(size + after);

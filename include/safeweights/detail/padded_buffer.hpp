@@ -1,6 +1,6 @@
 // A byte buffer followed by padding, because simdjson may read up to
-// SIMDJSON_PADDING bytes past the JSON. The padding must be readable, not
-// zero; a fresh buffer zeroes it.
+// SIMDJSON_PADDING bytes past the JSON, and its number parser stops only
+// at a byte that is not a digit: a fresh buffer zeroes the padding.
 #pragma once
 
 #include <cstring>

@@ -34,11 +34,13 @@ class header_parser {
   // Nested arrays and objects allowed, the root object included: what
   // serde_json's recursion limit of 128 lets the reference accept.
   static constexpr unsigned max_nesting = 127;
-  // simdjson reads up to this many bytes past the end of its input; they
-  // must be readable, what they hold does not matter to it.
+  // simdjson reads up to this many bytes past the end of its input, and
+  // what they hold matters: its number parser runs on through digits there
+  // (a header `[1` followed by `777...` read past a 64-byte padding under
+  // ASan, fuzz/corpus/header). So its input is a padded_buffer of zeros.
   static constexpr std::size_t max_overread = simdjson::SIMDJSON_PADDING;
 
-  // `readable_after`: bytes readable after b.text(), at least max_overread.
+  // `readable_after`: zero bytes after b.text(), at least max_overread.
   header_parser(index_builder& b, std::size_t readable_after, const read_options& options)
       : builder_(b), text_(b.text()), readable_after_(readable_after), options_(options) {}
 

@@ -62,7 +62,7 @@ inline std::optional<result<header_index>> parse_canonical(std::string_view text
   return finish(b, data_bytes, options, scanner.walk());
 }
 
-// The general parser alone; `readable_after` at least header_parser::max_overread.
+// The general parser alone: `text` followed by at least header_parser::max_overread zero bytes.
 inline result<header_index> parse_general(std::string_view text, std::size_t readable_after,
                                           std::uint64_t data_bytes, const read_options& options,
                                           std::shared_ptr<const void> text_owner) {
@@ -75,10 +75,11 @@ inline result<header_index> parse_general(std::string_view text, std::size_t rea
 
 // Parses and validates a header: `text` is the JSON (no length prefix),
 // `data_bytes` how many bytes follow it in the file or buffer.
-// With `text_owner`, which keeps `text` alive, the index points into the
-// text where it lies and shares its ownership, when `readable_after` (the
-// bytes readable after it, whatever they hold) covers the parser's
-// over-read. Otherwise, or without an owner, it parses a copy it owns.
+// With `text_owner`, which keeps `text` alive, and at least
+// canonical_scanner::max_overread bytes readable after the text (whatever
+// they hold), a header in the writers' form is scanned where it lies: the
+// index points into the text and shares its ownership. Otherwise, and for
+// the general parser always, it parses a zero-padded copy it owns.
 inline result<header_index> parse_header(std::string_view text, std::size_t readable_after, std::uint64_t data_bytes,
                                          const read_options& options = {},
                                          std::shared_ptr<const void> text_owner = {}) {
@@ -90,8 +91,8 @@ inline result<header_index> parse_header(std::string_view text, std::size_t read
   };
   if (!text_owner || readable_after < detail::canonical_scanner::max_overread) parse_a_copy();
   if (auto fast = detail::parse_canonical(text, data_bytes, options, text_owner)) return std::move(*fast);
-  if (readable_after < detail::header_parser::max_overread) parse_a_copy();
-  return detail::parse_general(text, readable_after, data_bytes, options, std::move(text_owner));
+  detail::header_copy copy(text);  // zeros after it: see header_parser::run
+  return detail::parse_general(copy.text, copy.readable_after, data_bytes, options, std::move(copy.owner));
 }
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END
