@@ -36,18 +36,10 @@ CHILD_ENV = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", PYTHONHASHSEED="0")
 # ------------------------------------------------------------------ data
 
 
-def gpt2_layout():
-    d, vocab, ctx, layers = 768, 50257, 1024, 12
-    out = [("wte.weight", (vocab, d)), ("wpe.weight", (ctx, d))]
-    for n in range(layers):
-        h = f"h.{n}."
-        out += [(h + "ln_1.weight", (d,)), (h + "ln_1.bias", (d,)),
-                (h + "attn.c_attn.weight", (d, 3 * d)), (h + "attn.c_attn.bias", (3 * d,)),
-                (h + "attn.c_proj.weight", (d, d)), (h + "attn.c_proj.bias", (d,)),
-                (h + "ln_2.weight", (d,)), (h + "ln_2.bias", (d,)),
-                (h + "mlp.c_fc.weight", (d, 4 * d)), (h + "mlp.c_fc.bias", (4 * d,)),
-                (h + "mlp.c_proj.weight", (4 * d, d)), (h + "mlp.c_proj.bias", (d,))]
-    return out + [("ln_f.weight", (d,)), ("ln_f.bias", (d,))]
+def gpt2_layout(cpp):
+    """nn::gpt2's layout for GPT-2 small, as bench-compare save-gpt2 writes it."""
+    out = subprocess.run([cpp, "layout-gpt2"], check=True, capture_output=True, text=True).stdout
+    return [(name, tuple(shape)) for name, shape in json.loads(out)]
 
 
 def many_layout():
@@ -367,7 +359,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
         results = {}
-        for name, layout in (("gpt2", gpt2_layout()), ("many", many_layout())):
+        for name, layout in (("gpt2", gpt2_layout(os.path.abspath(args.cpp))), ("many", many_layout())):
             if args.only and name != args.only:
                 continue
             print(f"bench/compare: {name}...", file=sys.stderr, flush=True)

@@ -8,6 +8,7 @@
 //   bench-compare load PATH        reader::open + load(): every tensor into owned memory (eager)
 //   bench-compare floor-pread PATH pread of the data section into an already-touched buffer
 //   bench-compare floor-memcpy PATH memcpy of as many bytes between two touched buffers
+//   bench-compare layout-gpt2      print save-gpt2's names and shapes as JSON (for bench/compare.py)
 //
 // Saves go through the library's atomic writer, which fsyncs before it
 // renames; the Python savers are timed with an fsync too, so all are alike.
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "safeweights/nn/gpt2.hpp"
 #include "safeweights/safeweights.hpp"
 
 namespace sw = safeweights;
@@ -58,34 +60,14 @@ std::vector<float> random_floats(std::size_t n, std::uint64_t seed) {
   return v;
 }
 
-// GPT-2 small's state dict layout: the same names and shapes as bench/compare.py builds.
+// GPT-2 small's state dict in nn::gpt2's layout.
 std::vector<named_tensor> gpt2() {
-  constexpr std::uint64_t d = 768, vocab = 50257, ctx = 1024, layers = 12;
   std::vector<named_tensor> out;
-  auto add = [&](std::string name, std::vector<std::uint64_t> shape) {
+  for (auto& t : sw::nn::gpt2_checkpoint_layout(sw::nn::gpt2_config{}, sw::dtype::F32)) {
     std::uint64_t n = 1;
-    for (auto s : shape) n *= s;
-    out.push_back({std::move(name), std::move(shape), random_floats(n, out.size())});
-  };
-  add("wte.weight", {vocab, d});
-  add("wpe.weight", {ctx, d});
-  for (std::uint64_t l = 0; l < layers; ++l) {
-    std::string h = "h." + std::to_string(l) + ".";
-    add(h + "ln_1.weight", {d});
-    add(h + "ln_1.bias", {d});
-    add(h + "attn.c_attn.weight", {d, 3 * d});
-    add(h + "attn.c_attn.bias", {3 * d});
-    add(h + "attn.c_proj.weight", {d, d});
-    add(h + "attn.c_proj.bias", {d});
-    add(h + "ln_2.weight", {d});
-    add(h + "ln_2.bias", {d});
-    add(h + "mlp.c_fc.weight", {d, 4 * d});
-    add(h + "mlp.c_fc.bias", {4 * d});
-    add(h + "mlp.c_proj.weight", {4 * d, d});
-    add(h + "mlp.c_proj.bias", {d});
+    for (auto s : t.shape) n *= s;
+    out.push_back({std::move(t.name), std::move(t.shape), random_floats(n, out.size())});
   }
-  add("ln_f.weight", {d});
-  add("ln_f.bias", {d});
   return out;
 }
 
@@ -97,6 +79,17 @@ std::vector<named_tensor> many() {
     out.push_back({"blocks." + std::to_string(i / 8) + ".p" + std::to_string(i % 8), {k}, random_floats(k, i)});
   }
   return out;
+}
+
+// [["wte.weight", [50257, 768]], ...]: the layout for bench/compare.py's own savers.
+void print_gpt2_layout() {
+  std::string json = "[";
+  for (const auto& t : sw::nn::gpt2_checkpoint_layout(sw::nn::gpt2_config{}, sw::dtype::F32)) {
+    json += (json.size() > 1 ? ", [\"" : "[\"") + t.name + "\", [";
+    for (std::size_t i = 0; i < t.shape.size(); ++i) json += (i ? ", " : "") + std::to_string(t.shape[i]);
+    json += "]]";
+  }
+  std::printf("%s]\n", json.c_str());
 }
 
 void save(const std::vector<named_tensor>& tensors, const std::string& path) {
@@ -121,7 +114,11 @@ std::vector<std::byte> touched(std::size_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) die("usage: bench-compare save-gpt2|save-many|open|load|floor-pread|floor-memcpy PATH");
+  if (argc == 2 && std::string(argv[1]) == "layout-gpt2") {
+    print_gpt2_layout();
+    return 0;
+  }
+  if (argc != 3) die("usage: bench-compare save-gpt2|save-many|open|load|floor-pread|floor-memcpy PATH, or layout-gpt2");
   const std::string op = argv[1], path = argv[2];
   if (op == "save-gpt2") {
     save(gpt2(), path);

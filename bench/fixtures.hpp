@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "safeweights/nn/gpt2.hpp"
 #include "safeweights/safeweights.hpp"
 
 namespace swbench {
@@ -131,32 +132,11 @@ inline void write_many(const std::string& path, std::size_t count) {
   check(w.write_file(path), path);
 }
 
-// A GPT-2-small-sized state dict: 148 F32 tensors, 124,439,808 parameters.
+// A GPT-2-small-sized state dict in nn::gpt2's layout: 148 F32 tensors, 124,439,808 parameters.
 inline void write_gpt2(const std::string& path) {
-  constexpr std::uint64_t d = 768, vocab = 50257, ctx = 1024, layers = 12;
   sw::writer w;
-  auto add = [&](const std::string& name, std::vector<std::uint64_t> shape) {
-    check(w.add_stream(name, sw::dtype::F32, std::move(shape), pattern_source()), path);
-  };
-  add("wte", {vocab, d});
-  add("wpe", {ctx, d});
-  for (std::uint64_t n = 0; n < layers; ++n) {
-    std::string h = "h." + std::to_string(n) + ".";
-    add(h + "ln_1.weight", {d});
-    add(h + "ln_1.bias", {d});
-    add(h + "attn.c_attn.weight", {d, 3 * d});
-    add(h + "attn.c_attn.bias", {3 * d});
-    add(h + "attn.c_proj.weight", {d, d});
-    add(h + "attn.c_proj.bias", {d});
-    add(h + "ln_2.weight", {d});
-    add(h + "ln_2.bias", {d});
-    add(h + "mlp.c_fc.weight", {d, 4 * d});
-    add(h + "mlp.c_fc.bias", {4 * d});
-    add(h + "mlp.c_proj.weight", {4 * d, d});
-    add(h + "mlp.c_proj.bias", {d});
-  }
-  add("ln_f.weight", {d});
-  add("ln_f.bias", {d});
+  for (const auto& t : sw::nn::gpt2_checkpoint_layout(sw::nn::gpt2_config{}, sw::dtype::F32))
+    check(w.add_stream(t.name, t.type, t.shape, pattern_source()), path);
   check(w.write_file(path), path);
 }
 

@@ -1,5 +1,6 @@
-// A GPT-2-small-sized checkpoint of random weights in Hugging Face's layout
-// (124,439,808 parameters, n_head 12 in the metadata), for the benchmarks.
+// A GPT-2-small-sized checkpoint of random weights in Hugging Face's layout as
+// nn::gpt2_checkpoint_layout gives it (124,439,808 parameters, n_head 12 in the
+// metadata), for the benchmarks.
 #pragma once
 
 #include <functional>
@@ -8,19 +9,27 @@
 
 #include "fixtures.hpp"
 #include "safeweights/kernels/convert.hpp"
+#include "safeweights/nn/gpt2.hpp"
 
 namespace swbench {
 
 namespace kn = safeweights::kernels;
 
+// A LayerNorm's gain ("ln_1.weight", "ln_f.weight"): GPT-2 names its norms ln_*.
+inline bool is_layer_norm_gain(const std::string& name) {
+  if (!name.ends_with(".weight")) return false;
+  const std::string owner = name.substr(0, name.size() - 7);
+  return owner.substr(owner.rfind('.') + 1).starts_with("ln_");
+}
+
 // Random weights as a trained GPT-2's are roughly scaled: N(0, 0.02), LayerNorm gains 1.
 inline void write_random_gpt2(const std::string& path, sw::dtype type) {
-  constexpr std::uint64_t d = 768, vocab = 50257, ctx = 1024, layers = 12;
   sw::writer w;
   w.set_metadata("format", "pt");
   w.set_metadata("n_head", "12");
-  auto add = [&](const std::string& name, std::vector<std::uint64_t> shape, bool ones = false) {
-    std::uint64_t seed = std::hash<std::string>{}(name);
+  for (const auto& t : sw::nn::gpt2_checkpoint_layout(sw::nn::gpt2_config{}, type)) {
+    const bool ones = is_layer_norm_gain(t.name);
+    std::uint64_t seed = std::hash<std::string>{}(t.name);
     auto source = [seed, ones, type, pos = std::uint64_t{0}](std::span<std::byte> dst) mutable -> std::size_t {
       const std::size_t width = sw::byte_width(type), n = dst.size() / width;
       std::vector<float> f(n);
@@ -37,27 +46,8 @@ inline void write_random_gpt2(const std::string& path, sw::dtype type) {
       pos += n;
       return n * width;
     };
-    check(w.add_stream(name, type, std::move(shape), source), path);
-  };
-  add("wte.weight", {vocab, d});
-  add("wpe.weight", {ctx, d});
-  for (std::uint64_t n = 0; n < layers; ++n) {
-    std::string h = "h." + std::to_string(n) + ".";
-    add(h + "ln_1.weight", {d}, true);
-    add(h + "ln_1.bias", {d});
-    add(h + "attn.c_attn.weight", {d, 3 * d});
-    add(h + "attn.c_attn.bias", {3 * d});
-    add(h + "attn.c_proj.weight", {d, d});
-    add(h + "attn.c_proj.bias", {d});
-    add(h + "ln_2.weight", {d}, true);
-    add(h + "ln_2.bias", {d});
-    add(h + "mlp.c_fc.weight", {d, 4 * d});
-    add(h + "mlp.c_fc.bias", {4 * d});
-    add(h + "mlp.c_proj.weight", {4 * d, d});
-    add(h + "mlp.c_proj.bias", {d});
+    check(w.add_stream(t.name, t.type, t.shape, source), path);
   }
-  add("ln_f.weight", {d}, true);
-  add("ln_f.bias", {d});
   check(w.write_file(path), path);
 }
 

@@ -605,6 +605,73 @@ TEST_CASE("cli --help and --version exit 0 on stdout") {
   CHECK(v.out == "safeweights " SAFEWEIGHTS_VERSION_STRING "\n");
 }
 
+namespace {
+
+// The commands of src/cli/commands.def, the one table the executable, the
+// module and meson read: each name, and whether it lives in the module.
+struct table_command {
+  std::string name;
+  bool in_module = false;
+};
+
+std::vector<table_command> commands_of_the_table() {
+  const std::string prefix = "SAFEWEIGHTS_CLI_COMMAND(";
+  auto field = [](const std::string& line, std::size_t& from) {
+    std::size_t comma = line.find(',', from);
+    std::string f = line.substr(from, comma - from);
+    from = comma + 1;
+    f.erase(0, f.find_first_not_of(' '));
+    return f;
+  };
+  std::vector<table_command> out;
+  for (const std::string& line : lines_of(test_support::read_text(SAFEWEIGHTS_CLI_COMMANDS))) {
+    if (!line.starts_with(prefix)) continue;
+    std::size_t from = prefix.size();
+    std::string name = field(line, from);
+    out.push_back({name, field(line, from) == "module"});
+  }
+  return out;
+}
+
+// The names `safeweights --help` lists under "Commands:".
+std::vector<std::string> commands_in_help(const std::string& help) {
+  std::vector<std::string> names;
+  auto lines = lines_of(help);
+  auto it = std::find(lines.begin(), lines.end(), "Commands:");
+  if (it != lines.end())
+    for (++it; it != lines.end() && !it->empty(); ++it) names.push_back(it->substr(2, it->find(' ', 2) - 2));
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("cli: every command of the table is in --help, in order, and runs; a core one without the module") {
+  const std::vector<table_command> table = commands_of_the_table();
+  REQUIRE(!table.empty());
+  std::vector<std::string> names;
+  for (const table_command& c : table) names.push_back(c.name);
+  CHECK(commands_in_help(run({"--help"}).out) == names);
+
+  scratch_dir dir;
+  const fs::path lone = dir / "safeweights";
+  fs::copy_file(SAFEWEIGHTS_CLI, lone);
+  for (const table_command& c : table) {
+    INFO("safeweights ", c.name, " --help (", std::string(c.in_module ? "module" : "core"), ")");
+    run_result r = run({c.name, "--help"});
+    CHECK(r.status == 0);
+    CHECK(r.err.empty());
+    CHECK(r.out.starts_with("usage: safeweights " + c.name + " "));
+    run_result alone = test_support::run_program(lone.string(), {c.name, "--help"}, {});
+    if (c.in_module) {
+      CHECK(alone.status == 1);
+      CHECK(alone.err.find("`" + c.name + "` needs the command module safeweights-cli-ext.so") != std::string::npos);
+    } else {
+      CHECK(alone.status == 0);
+      CHECK(alone.out == r.out);
+    }
+  }
+}
+
 TEST_CASE("cli: `--` ends the options") {
   run_result r = run({"validate", "--", "--not-an-option"});
   CHECK(r.status == 1);  // a (missing) file, not an unknown option

@@ -583,14 +583,19 @@ TEST_CASE("merge refuses an index and shards that disagree, and writes nothing")
     return t.replace(at, from.size(), to);
   };
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {replaced("\"a\": \"model-00002", "\"a\": \"model-00003"), "puts it in `model-00003"},
-      {replaced("    \"c\": \"model-00002-of-00003.safetensors\",\n", ""), "not in the index"},
-      {replaced("\"d\": \"model-00003", "\"d\": \"../model-00003"), "not a plain file name"},
+      {replaced("\"a\": \"model-00002", "\"a\": \"model-00003"),
+       "tensor `a` is mapped to `model-00003-of-00003.safetensors`, which does not hold it"},
+      {replaced("    \"c\": \"model-00002-of-00003.safetensors\",\n", ""),
+       "shard `model-00002-of-00003.safetensors` holds tensor `c`, which the index does not list"},
+      {replaced("\"d\": \"model-00003", "\"d\": \"../model-00003"), "has a `..` part"},
+      {replaced("\"d\": \"model-00003", "\"d\": \"model-00003\\\\"), "holds a `\\`"},
+      {replaced("564", "565"), "metadata `total_size` is 565 but the tensors the index lists hold 564 bytes"},
+      {replaced("564", "\"564\""), "metadata `total_size` is not a non-negative integer"},
       {replaced("\"b\": \"model-00001-of-00003.safetensors\"", "\"b\": \"model-00001-of-00003.safetensors\", \"b\": \"x\""),
        "appears twice"},
       {replaced("\"b\": \"model-00001-of-00003.safetensors\"", "\"b\": \"missing.safetensors\""), "missing.safetensors"},
       {"[1, 2]", "not a JSON object"},
-      {"{\"weight_map\": ", "not JSON"},
+      {"{\"weight_map\": ", "not valid JSON"},
   };
   fs::path merged = dir / "merged.safetensors";
   for (const auto& [text, says] : cases) {
@@ -605,8 +610,27 @@ TEST_CASE("merge refuses an index and shards that disagree, and writes nothing")
         {sized("a", 100), sized("c", 52), sized("b", 4)}, {{"format", "pt"}});
   run_result twice = run({"merge", (out / "model.safetensors.index.json").string(), merged.string()});
   CHECK(twice.status == 1);
-  CHECK(twice.err.find("tensor `b` is in two shards") != std::string::npos);
+  CHECK(twice.err.find("tensor `b` is in both `model-00002-of-00003.safetensors` and "
+                       "`model-00001-of-00003.safetensors`") != std::string::npos);  // shards in order of first use
   CHECK_FALSE(fs::exists(merged));
+}
+
+TEST_CASE("an index over 100,000,000 bytes is refused unread by every command that reads indexes") {
+  scratch_dir dir;
+  const fs::path index = dir / "model.safetensors.index.json";
+  test_support::write_text(index, "{\"weight_map\": {}}");
+  fs::resize_file(index, 100'000'001);  // sparse
+  for (const char* command : {"merge", "inspect", "validate", "stats"}) {
+    std::vector<std::string> args = {command, index.string()};
+    if (args[0] == "merge") args.push_back((dir / "merged.safetensors").string());
+    run_result r = run(args);
+    INFO(command, ": ", r.out, r.err);
+    CHECK(r.status == 1);
+    const std::string text = r.out + r.err;  // validate reports on stdout
+    CHECK(text.find(index.string() + ": ") != std::string::npos);
+    CHECK(text.find("an index of 100000001 bytes is over the limit of 100,000,000") != std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(dir / "merged.safetensors"));
 }
 
 TEST_CASE("merge quotes and escapes the shard and tensor names an index gives (issue 13)") {
@@ -618,6 +642,7 @@ TEST_CASE("merge quotes and escapes the shard and tensor names an index gives (i
   write(dir / evil, {sized(evil_tensor, 4)}, {{"k", "1"}});
   write(dir / "plain.safetensors", {sized("p", 4)}, {{"k", "2"}});
   write(dir / "twin.safetensors", {sized(evil_tensor, 4)});
+  write(dir / ("2" + evil), {sized("p2", 4), sized(evil_tensor, 4)});
   auto index = [&](const std::string& weight_map) {
     test_support::write_text(dir / "model.safetensors.index.json", "{\"weight_map\": {" + weight_map + "}}");
     return (dir / "model.safetensors.index.json").string();
@@ -628,15 +653,15 @@ TEST_CASE("merge quotes and escapes the shard and tensor names an index gives (i
   };
   const std::vector<bad_index> cases = {
       {"\"p\": \"missing" + evil_json + "\"", "cannot open", {"`missing" + evil_shown.substr(1)}},
-      {"\"" + evil_tensor_json + "\": \"" + evil_json + "\", \"x\": \"twin.safetensors\"", "is in two shards",
+      {"\"" + evil_tensor_json + "\": \"" + evil_json + "\", \"x\": \"twin.safetensors\"", "is in both",
        {evil_tensor_shown, evil_shown, "`twin.safetensors`"}},
       {"\"" + evil_tensor_json + "\": \"plain.safetensors\", \"p\": \"plain.safetensors\", \"q\": \"" + evil_json +
            "\"",
-       "but the index puts it in", {evil_tensor_shown, evil_shown, "`plain.safetensors`"}},
+       "which does not hold it (it is in", {evil_tensor_shown, evil_shown, "`plain.safetensors`"}},
       {"\"" + evil_tensor_json + "\": \"" + evil_json + "\", \"gh\\u001bost\": \"" + evil_json + "\"",
-       "which lacks it", {"`gh\\x1bost`", evil_shown}},
-      {"\"p\": \"plain.safetensors\", \"q\": \"" + evil_json + "\"", "is not in the index's weight_map",
-       {evil_tensor_shown, evil_shown}},
+       "which does not hold it", {"`gh\\x1bost`", evil_shown}},
+      {"\"p2\": \"2" + evil_json + "\"", "which the index does not list",
+       {evil_tensor_shown, "`2" + evil_shown.substr(1)}},
   };
   fs::path merged = dir / "merged.safetensors";
   for (const bad_index& c : cases) {
@@ -672,7 +697,7 @@ TEST_CASE("convert to a directory quotes and escapes a tensor name it cannot mak
   CHECK(r.err.find("File name too long") != std::string::npos);
 }
 
-TEST_CASE("merge: metadata from the shards; a wrong total_size is only a warning") {
+TEST_CASE("merge: metadata from the shards; a wrong total_size is an error, as everywhere") {
   scratch_dir dir;
   fs::path in = write_shard_input(dir / "in.safetensors", {{"author", "me"}});
   fs::path out = dir / "out";
@@ -680,14 +705,28 @@ TEST_CASE("merge: metadata from the shards; a wrong total_size is only a warning
   // IN's metadata is in every shard, "format": "pt" after it.
   CHECK(metadata_of(open(out / "model-00001-of-00003.safetensors")) ==
         std::vector<std::pair<std::string, std::string>>{{"author", "me"}, {"format", "pt"}});
-  std::string index = cli_test::read_text(out / "model.safetensors.index.json");
-  index.replace(index.find("564"), 3, "999");
-  test_support::write_text(out / "model.safetensors.index.json", index);
+  const fs::path index_path = out / "model.safetensors.index.json";
+  const std::string index = cli_test::read_text(index_path);
+  std::string wrong = index;
+  wrong.replace(wrong.find("564"), 3, "999");
+  test_support::write_text(index_path, wrong);
   fs::path merged = dir / "merged.safetensors";
-  run_result r = run({"merge", (out / "model.safetensors.index.json").string(), merged.string()});
+  for (const char* command : {"merge", "inspect", "validate", "stats"}) {
+    std::vector<std::string> args = {command, index_path.string()};
+    if (args[0] == "merge") args.push_back(merged.string());
+    run_result bad = run(args);
+    INFO(command, ": ", bad.out, bad.err);
+    CHECK(bad.status == 1);
+    const std::string text = bad.out + bad.err;  // validate reports on stdout
+    CHECK(text.find(index_path.string() + ": ") != std::string::npos);
+    CHECK(text.find("metadata `total_size` is 999 but the tensors the index lists hold 564 bytes") !=
+          std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(merged));
+  test_support::write_text(index_path, index);
+  run_result r = run({"merge", index_path.string(), merged.string()});
   REQUIRE(r.status == 0);
-  CHECK(r.err.find("warning") != std::string::npos);
-  CHECK(r.err.find("999") != std::string::npos);
+  CHECK(r.err.empty());
   sw::reader m = open(merged);
   CHECK(metadata_of(m) == std::vector<std::pair<std::string, std::string>>{{"author", "me"}, {"format", "pt"}});
   CHECK(run({"diff", in.string(), merged.string()}).status == 1);  // only the added "format" differs

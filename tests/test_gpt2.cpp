@@ -4,11 +4,13 @@
 // and the old mask buffers), the last-position logits match the PyTorch
 // GPT-2 within 1e-4 and the greedy continuations are the same tokens. Also
 // the loader's view of those files in process: zero copy, ignored buffers,
-// dtype policies.
+// dtype policies; and gpt2_checkpoint_layout against their headers.
 #include <simdjson.h>
 
 #include <cmath>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "process_support.hpp"
@@ -177,6 +179,40 @@ TEST_CASE("load_gpt2: zero copy under the keep policy, the old buffers and the t
   CHECK(strict.error_value().message.find("missing key(s): `wte.weight`") != std::string::npos);
   CHECK(strict.error_value().message.find("unexpected key(s): `transformer.") != std::string::npos);
   CHECK(strict.error_value().message.find("`transformer.wte.weight`") != std::string::npos);
+}
+
+TEST_CASE("gpt2_checkpoint_layout: the names, shapes and dtypes of the PyTorch GPT-2's files, the mask buffers aside") {
+  using entry = std::pair<std::vector<std::uint64_t>, sw::dtype>;
+  auto file_tensors = [](const std::string& name) {
+    sw::reader file = sw::open(fixture(name));
+    std::map<std::string, entry> out;
+    for (const auto& t : file.tensors()) {
+      std::string key(t.name);
+      // The causal mask gpt2 has no use for (gpt2_load_options ignores it).
+      if (key.ends_with(".attn.bias")) continue;
+      out[key] = {std::vector<std::uint64_t>(t.shape.begin(), t.shape.end()), t.type};
+    }
+    return out;
+  };
+  auto layout_tensors = [](const nn::gpt2_config& c, sw::dtype type) {
+    std::map<std::string, entry> out;
+    for (const auto& t : nn::gpt2_checkpoint_layout(c, type)) CHECK(out.emplace(t.name, entry{t.shape, t.type}).second);
+    return out;
+  };
+  // make_torch_fixtures.py's sizes: small (384, 64, 64, 2 layers, 4 heads), tiny (97, 16, 36, 2 layers, 3 heads).
+  const nn::gpt2_config small{.vocab_size = 384, .n_positions = 64, .n_embd = 64, .n_layer = 2, .n_head = 4};
+  const nn::gpt2_config tiny{.vocab_size = 97, .n_positions = 16, .n_embd = 36, .n_layer = 2, .n_head = 3};
+  CHECK(layout_tensors(tiny, sw::dtype::F32) == file_tensors("gpt2_tiny_f32.safetensors"));
+  CHECK(layout_tensors(small, sw::dtype::F32) == file_tensors("gpt2_small_f32.safetensors"));
+  CHECK(layout_tensors(small, sw::dtype::F16) == file_tensors("gpt2_small_f16.safetensors"));
+
+  // PyTorch's state-dict order: embeddings, then block by block, then the final norm.
+  auto layout = nn::gpt2_checkpoint_layout(tiny);
+  REQUIRE(layout.size() == 2 + 2 * 12 + 2);
+  CHECK(layout.front().name == "wte.weight");
+  CHECK(layout[2].name == "h.0.ln_1.weight");
+  CHECK(layout[14].name == "h.1.ln_1.weight");
+  CHECK(layout.back().name == "ln_f.bias");
 }
 
 TEST_CASE("load_gpt2: converting to F32 or BF16 gives the same next tokens as computing from the file's dtype") {

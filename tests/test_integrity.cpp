@@ -261,7 +261,7 @@ TEST_CASE("seal: header edits after sealing are invalid_seal, naming the tensor"
   auto make = [](const std::string& seal, const std::string& tensors) {
     std::string meta = "{\"__metadata__\":{\"safeweights.seal\":";
     std::string quoted;
-    sw::detail::append_json_string(quoted, seal);
+    sw::append_json_string(quoted, seal);
     return test_support::make_file(meta + quoted + "}" + tensors + "}", 4);
   };
   const std::string sha(64, 'a');

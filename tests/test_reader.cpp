@@ -206,17 +206,19 @@ namespace {
 
 // Both parsers on one header: the general parser must agree with every
 // verdict the fast path gives, and with the index it builds.
-// The fast path in place, as in a mapping: the header followed by exactly the
-// bytes it may overread, holding digits, quotes or text that continues the
-// JSON, never zeros. It must agree with the general parser, whatever follows.
+// The one door in place, as in a mapping: the header followed by exactly the
+// bytes the fast path may overread, or as many as simdjson's padding,
+// holding digits, quotes or text that continues the JSON, never zeros. It must agree with the
+// general parser on a copy, whatever follows.
 void check_in_place_agrees(std::string_view json, std::uint64_t data_bytes, const sw::result<sw::header_index>& general) {
+  for (std::size_t after : {sw::detail::canonical_scanner::max_overread, sw::detail::header_parser::max_overread})
   for (std::string_view filler : {"7777777777777777", "\"\"\"\"\"\"\"\"", ",\"shape\":[1],\"data_o", "]}}  ,{\"a\":{\"dtype\""}) {
     std::string image(json);
-    while (image.size() < json.size() + sw::detail::canonical_overread) image += filler;
-    image.resize(json.size() + sw::detail::canonical_overread);
-    auto in_place = sw::detail::parse_header_in_place(std::string_view(image).substr(0, json.size()),
-                                                      sw::detail::canonical_overread, data_bytes, sw::read_options{});
-    INFO("followed by ", filler);
+    while (image.size() < json.size() + after) image += filler;
+    image.resize(json.size() + after);
+    auto in_place = sw::parse_header(std::string_view(image).substr(0, json.size()), after, data_bytes,
+                                     sw::read_options{}, sw::caller_keeps_alive(image.data()));
+    INFO("followed by ", after, " bytes of ", filler);
     REQUIRE(in_place.code() == general.code());
     if (!general) continue;
     REQUIRE(in_place->size() == general->size());
@@ -229,19 +231,15 @@ void check_in_place_agrees(std::string_view json, std::uint64_t data_bytes, cons
 }
 
 void check_paths_agree(std::string_view json, std::uint64_t data_bytes, std::size_t& fast_hits) {
-  sw::detail::padded_buffer a(json.size()), b(json.size());
-  if (!json.empty()) {
-    std::memcpy(a.data(), json.data(), json.size());
-    std::memcpy(b.data(), json.data(), json.size());
-  }
+  sw::detail::header_copy a(json), b(json);
   sw::read_options o;
-  auto fast = sw::detail::parse_header_canonical(a, data_bytes, o);
+  auto fast = sw::detail::parse_canonical(a.text, data_bytes, o, a.owner);
+  auto general = sw::detail::parse_general(b.text, b.readable_after, data_bytes, o, b.owner);
   if (!fast) {
-    check_in_place_agrees(json, data_bytes, sw::detail::parse_header_general(std::move(b), data_bytes, o));
+    check_in_place_agrees(json, data_bytes, general);
     return;
   }
   ++fast_hits;
-  auto general = sw::detail::parse_header_general(std::move(b), data_bytes, o);
   REQUIRE(fast->code() == general.code());
   check_in_place_agrees(json, data_bytes, general);
   if (!general) return;
@@ -543,6 +541,74 @@ TEST_CASE("a header over 64 KiB is read in the mapping: the same index as pread,
   CHECK(mapped.code() == sw::errc::duplicate_key);
   CHECK(mapped.error_value().message == read.error_value().message);
   CHECK(mapped.error_value().message.find("`layer.7.w` appears twice") != std::string::npos);
+}
+
+TEST_CASE("parse_header: the index keeps the text's owner alive while it may point into the text, else owns a copy") {
+  const std::string json = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  auto inside = [](std::string_view name, const std::string& text) {
+    return name.data() >= text.data() && name.data() < text.data() + text.size();
+  };
+  // Whether the index keeps `owner` (given `room` readable bytes after the
+  // header) once the caller has let go of it; the names stay readable either way.
+  auto keeps_owner = [&](const std::string& header, std::size_t room) {
+    auto owner = std::make_shared<std::string>(header + std::string(64, '7'));
+    std::weak_ptr<std::string> watch = owner;
+    auto index = sw::parse_header(std::string_view(*owner).substr(0, header.size()), room, 8, {}, owner);
+    REQUIRE(index);
+    const bool names_inside = inside(index->tensors()[0].name, *owner);
+    owner.reset();
+    CHECK(index->find("a") == &index->tensors()[0]);
+    CHECK(index->tensors()[0].name == "a");
+    const bool kept = !watch.expired();
+    CHECK((kept || !names_inside));  // never a name into freed text
+    { sw::header_index gone = std::move(*index); }
+    CHECK(watch.expired());  // and nothing else holds it
+    return kept;
+  };
+  const std::string canonical = json, general = " " + json;
+  // The scanner needs 32 readable bytes after the text; the general parser
+  // always reads a zero-padded copy (simdjson's numbers run on into digits).
+  CHECK(keeps_owner(canonical, 64));
+  CHECK(keeps_owner(canonical, 32));
+  CHECK_FALSE(keeps_owner(canonical, 31));
+  CHECK_FALSE(keeps_owner(general, 64));
+  CHECK_FALSE(keeps_owner(general, 32));
+  // The canonical scanner's names point into the text it was given.
+  auto owner = std::make_shared<std::string>(canonical + std::string(64, '7'));
+  auto in_place = sw::parse_header(std::string_view(*owner).substr(0, canonical.size()), 32, 8, {}, owner);
+  REQUIRE(in_place);
+  CHECK(inside(in_place->tensors()[0].name, *owner));
+  // Without an owner: a copy, whatever the room.
+  const std::string text = canonical + std::string(64, '7');
+  for (std::size_t room : {std::size_t{0}, std::size_t{64}}) {
+    auto copied = sw::parse_header(std::string_view(text).substr(0, canonical.size()), room, 8);
+    REQUIRE(copied);
+    CHECK_FALSE(inside(copied->tensors()[0].name, text));
+  }
+}
+
+TEST_CASE("check_tensor: one rule check, the first fault in the order of R16-R20") {
+  using sw::tensor_fault;
+  const std::uint64_t two[] = {2}, three[] = {3}, huge[] = {std::uint64_t{1} << 62, 8};
+  auto info = [](sw::dtype type, std::span<const std::uint64_t> shape, std::uint64_t begin, std::uint64_t end) {
+    sw::tensor_info t;
+    t.type = type;
+    t.shape = shape;
+    t.begin = begin;
+    t.end = end;
+    return t;
+  };
+  sw::tensor_size size;
+  CHECK(sw::check_tensor(info(sw::dtype::F32, two, 0, 8), 0, size) == tensor_fault::none);
+  CHECK(size.elements == 2);
+  CHECK(size.bits == 64);
+  CHECK(sw::check_tensor(info(sw::dtype::F32, two, 8, 4), 0, size) == tensor_fault::end_before_begin);  // not R17
+  CHECK(sw::check_tensor(info(sw::dtype::F32, two, 4, 12), 0, size) == tensor_fault::not_contiguous);
+  CHECK(sw::check_tensor(info(sw::dtype::F32, huge, 0, 8), 0, size) == tensor_fault::size_overflow);
+  CHECK(sw::check_tensor(info(sw::dtype::F4, three, 0, 2), 0, size) == tensor_fault::subbyte_misaligned);
+  CHECK(sw::check_tensor(info(sw::dtype::F32, two, 0, 12), 0, size) == tensor_fault::size_mismatch);
+  CHECK(sw::error_code(tensor_fault::size_mismatch) == sw::errc::size_mismatch);
+  CHECK(sw::error_code(tensor_fault::none) == sw::errc::ok);
 }
 
 TEST_CASE("to_floats: every float dtype a float holds, in every io_mode; integers and the rest refused") {

@@ -1,4 +1,4 @@
-// Slices and byte ranges (format/slice_layout.hpp, io/reader_slices.hpp):
+// Slices and byte ranges (format/slice_layout.hpp, io/reader.hpp):
 // where a slice's bytes lie, bounds and sub-byte checks, every dtype in every
 // open mode against an element-by-element reference, zero-copy views, exact
 // pread accounting with coalescing, and a slice of a large file bringing in

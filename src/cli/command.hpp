@@ -27,24 +27,13 @@ enum exit_code : int {
 
 // Each command gets the arguments after its own name.
 using args_t = std::span<char* const>;
-int run_inspect(args_t args);
-int run_inspect_sha256(args_t args);  // in the module: inspect --sha256
-int run_validate(args_t args);
-int run_repack(args_t args);
-int run_digest(args_t args);
-int run_seal(args_t args);
-int run_sign(args_t args);
-int run_verify(args_t args);
-int run_diff(args_t args);
-int run_convert(args_t args);
-int run_shard(args_t args);
-int run_merge(args_t args);
-int run_cast(args_t args);
-int run_rename(args_t args);
-int run_extract(args_t args);
-int run_metadata(args_t args);
-int run_stats(args_t args);
-int run_cleanup(args_t args);
+// run_NAME for every command and module part of commands.def (each defined in NAME.cpp, in the
+// executable or in the module).
+#define SAFEWEIGHTS_CLI_COMMAND(name, place, summary) int run_##name(args_t args);
+#define SAFEWEIGHTS_CLI_MODULE_PART(name, key) int run_##name(args_t args);
+#include "commands.def"
+#undef SAFEWEIGHTS_CLI_COMMAND
+#undef SAFEWEIGHTS_CLI_MODULE_PART
 
 inline void write_out(std::FILE* f, std::string_view text) { std::fwrite(text.data(), 1, text.size(), f); }
 
@@ -111,9 +100,7 @@ inline command_line split_args(args_t args) {
 
 // Text made safe for one terminal line: the library's one escaping function.
 using safeweights::printable;
-namespace detail {
-using safeweights::detail::decode_utf8;
-}  // namespace detail
+using safeweights::decode_utf8;
 
 // Columns `s` takes on a terminal: wide East Asian characters and emoji count
 // 2, combining marks 0, everything else 1. `s` is expected to be printable().
@@ -121,7 +108,7 @@ inline std::size_t display_width(std::string_view s) {
   std::size_t width = 0;
   for (std::size_t i = 0; i < s.size();) {
     char32_t cp = 0;
-    std::size_t n = detail::decode_utf8(s, i, cp);
+    std::size_t n = decode_utf8(s, i, cp);
     if (n == 0) {
       ++width;
       ++i;

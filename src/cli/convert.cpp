@@ -173,7 +173,7 @@ sw::result<void> add_npz_file(const std::string& path, std::optional<sw::dtype> 
   for (const npz_reader::member& m : archive->members())
     if (m.name == "data.pkl" || m.name.ends_with("/data.pkl")) return refused(path, torch_refusal);
   for (const npz_reader::member& m : archive->members()) {
-    const std::string where = path + ": member " + sw::detail::quote_name(m.name);
+    const std::string where = path + ": member " + sw::quote_name(m.name);
     if (!m.name.ends_with(".npy"))
       return refused(where, "is not a .npy array (np.savez writes only NAME.npy members)");
     auto first = archive->read_prefix(m, static_cast<std::size_t>(std::min<std::uint64_t>(m.size, npy_prefix_bytes)));
@@ -265,7 +265,7 @@ sw::result<std::vector<sw::dtype>> numpy_types(const sw::reader& r, std::optiona
   for (const sw::tensor_info& t : r.tensors()) {
     sw::dtype out = target_of(t.type, cast);
     if (!npy_descr(out)) {
-      std::string what = "tensor " + sw::detail::quote_name(t.name) + " is " + std::string(sw::dtype_name(t.type)) +
+      std::string what = "tensor " + sw::quote_name(t.name) + " is " + std::string(sw::dtype_name(t.type)) +
                          ", which NumPy has no dtype for";
       what += is_packed(t.type) ? " (a packed type nothing here unpacks)" : "; add --dtype f32 (or f16) to convert it";
       return refused(r.source(), what);
@@ -298,7 +298,7 @@ std::uint64_t npy_file_size(const sw::tensor_view& view, sw::dtype out_type) {
 // A whole .npy file (preamble, then data) written to `fd`; `where` names it in errors.
 sw::result<void> write_npy_bytes(int fd, const std::string& where, const sw::tensor_view& view, sw::dtype out_type,
                                  progress* bar) {
-  sw::detail::fd_sink sink(fd);
+  sw::fd_sink sink(fd);
   sw::chunk_source bytes = npy_bytes(view, out_type, bar);
   std::vector<std::byte> chunk(std::size_t{4} << 20);
   for (std::uint64_t left = npy_file_size(view, out_type); left > 0;) {
@@ -325,7 +325,7 @@ sw::result<void> write_npy_file(const std::string& path, const sw::tensor_view& 
 // tensor, quoted, and the directory the user gave.
 sw::result<void> write_npy_into(const staged_directory& dir, const sw::tensor_view& view, sw::dtype out_type,
                                 progress* bar) {
-  const std::string where = dir.target() + ": tensor " + sw::detail::quote_name(view.name());
+  const std::string where = dir.target() + ": tensor " + sw::quote_name(view.name());
   const std::string path = dir.path() + "/" + std::string(view.name()) + ".npy";
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0) return sw::errno_error(sw::errc::write_failed, where + ": cannot create its .npy file");
@@ -388,7 +388,7 @@ int from_safetensors(const std::string& in, const std::string& out, output_kind 
   if (kind == output_kind::npy_dir) {
     for (const sw::tensor_info& t : tensors)
       if (t.name.find('/') != std::string_view::npos || t.name.find('\0') != std::string_view::npos)
-        return fail(refused(in, "tensor " + sw::detail::quote_name(t.name) +
+        return fail(refused(in, "tensor " + sw::quote_name(t.name) +
                                     " cannot be a file name (it holds '/' or NUL): convert to an .npz instead"));
     auto dir = staged_directory::create(out);
     if (!dir) return fail(dir.error_value());
@@ -402,7 +402,7 @@ int from_safetensors(const std::string& in, const std::string& out, output_kind 
   }
   for (const sw::tensor_info& t : tensors)
     if (!safe_member_name(t.name))
-      return fail(refused(in, "tensor " + sw::detail::quote_name(t.name) +
+      return fail(refused(in, "tensor " + sw::quote_name(t.name) +
                                   " would be an archive member that escapes its directory (NUL, a leading '/', '\\' or "
                                   "drive letter, or a '..' between separators)"));
   auto archive = npz_writer::create(out, compress);

@@ -16,8 +16,8 @@
 #include "numeric.hpp"
 #include "options.hpp"
 #include "progress.hpp"
-#include "signals.hpp"
 #include "safeweights/safeweights.hpp"
+#include "signals.hpp"
 #include "table.hpp"
 
 namespace sw = safeweights;
@@ -240,7 +240,7 @@ void append_tensor_list(std::string& out, const std::vector<const sw::tensor_inf
   out += '[';
   for (std::size_t i = 0; i < list.size(); ++i) {
     out += i ? ", {\"name\": " : "{\"name\": ";
-    sw::detail::append_json_string(out, list[i]->name);
+    sw::append_json_string(out, list[i]->name);
     out += ", \"dtype\": \"" + std::string(sw::dtype_name(list[i]->type)) + "\", \"shape\": ";
     append_json_shape(out, list[i]->shape);
     out += '}';
@@ -252,9 +252,9 @@ void append_metadata_map(std::string& out, const std::vector<sw::metadata_entry>
   out += '{';
   for (std::size_t i = 0; i < list.size(); ++i) {
     if (i) out += ", ";
-    sw::detail::append_json_string(out, list[i].key);
+    sw::append_json_string(out, list[i].key);
     out += ": ";
-    sw::detail::append_json_string(out, list[i].value);
+    sw::append_json_string(out, list[i].value);
   }
   out += '}';
 }
@@ -278,7 +278,7 @@ std::string to_json(const file_diff& d) {
   for (std::size_t i = 0; i < d.different.size(); ++i) {
     const tensor_diff& t = d.different[i];
     out += i ? ",\n  {\"name\": " : "\n  {\"name\": ";
-    sw::detail::append_json_string(out, t.a->name);
+    sw::append_json_string(out, t.a->name);
     out += ", \"a\": ";
     append_kind(out, *t.a);
     out += ", \"b\": ";
@@ -305,11 +305,11 @@ std::string to_json(const file_diff& d) {
   for (std::size_t i = 0; i < d.metadata.different.size(); ++i) {
     const auto& [m, other] = d.metadata.different[i];
     if (i) out += ", ";
-    sw::detail::append_json_string(out, m.key);
+    sw::append_json_string(out, m.key);
     out += ": [";
-    sw::detail::append_json_string(out, m.value);
+    sw::append_json_string(out, m.value);
     out += ", ";
-    sw::detail::append_json_string(out, other);
+    sw::append_json_string(out, other);
     out += ']';
   }
   out += "}}}\n";

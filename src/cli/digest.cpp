@@ -6,10 +6,10 @@
 
 #include "command.hpp"
 #include "input.hpp"
-#include "safeweights/detail/json_writer.hpp"
 #include "safeweights/integrity/file_digest.hpp"
 #include "safeweights/integrity/tensor_digests.hpp"
 #include "safeweights/safeweights.hpp"
+#include "safeweights/util/json_text.hpp"
 
 namespace sw = safeweights;
 
@@ -60,11 +60,11 @@ int run_digest(args_t args) {
   std::string out;
   if (cl.has("--json")) {
     out = "{\"file_size\": ";
-    sw::detail::append_uint(out, whole.size);
+    sw::append_uint(out, whole.size);
     out += ", \"file_sha256\": \"" + sw::to_hex(whole.sha256) + "\", \"tensors\": [";
     for (std::size_t i = 0; i < tensors->size(); ++i) {
       out += i ? ", {\"name\": " : "{\"name\": ";
-      sw::detail::append_json_string(out, r->tensors()[i].name);
+      sw::append_json_string(out, r->tensors()[i].name);
       out += ", \"sha256\": \"" + sw::to_hex((*tensors)[i]) + "\"}";
     }
     out += "]}\n";

@@ -26,8 +26,7 @@ using inspect_output::plural;
 std::string file_name(const sw::reader& r) { return std::filesystem::path(r.source()).filename().string(); }
 
 // Every shard's metadata, a key's first value kept (as `merge` keeps it).
-std::vector<std::pair<std::string_view, std::string_view>> merged_metadata(const sw::nn::checkpoint& c,
-                                                                           bool& present) {
+std::vector<std::pair<std::string_view, std::string_view>> merged_metadata(const sw::checkpoint& c, bool& present) {
   std::vector<std::pair<std::string_view, std::string_view>> entries;
   present = false;
   for (const sw::reader& r : c.files()) {
@@ -39,15 +38,14 @@ std::vector<std::pair<std::string_view, std::string_view>> merged_metadata(const
   return entries;
 }
 
-std::string index_json(const sw::nn::checkpoint& c) {
-  namespace jd = sw::detail;
+std::string index_json(const sw::checkpoint& c) {
   std::string out = "{\"index\": ";
-  jd::append_json_string(out, c.source());
+  sw::append_json_string(out, c.source());
   out += ", \"total_size\": " + uint_text(c.total_bytes()) + ", \"shards\": [";
   for (std::size_t f = 0; f < c.files().size(); ++f) {
     const sw::reader& r = c.files()[f];
     out += f ? ", {\"file\": " : "{\"file\": ";
-    jd::append_json_string(out, file_name(r));
+    sw::append_json_string(out, file_name(r));
     out += ", \"header_size\": " + uint_text(r.index().header_size()) + ", \"file_size\": " + uint_text(r.file_size()) +
            "}";
   }
@@ -60,9 +58,9 @@ std::string index_json(const sw::nn::checkpoint& c) {
     out += '{';
     for (std::size_t i = 0; i < metadata.size(); ++i) {
       if (i) out += ", ";
-      jd::append_json_string(out, metadata[i].first);
+      sw::append_json_string(out, metadata[i].first);
       out += ": ";
-      jd::append_json_string(out, metadata[i].second);
+      sw::append_json_string(out, metadata[i].second);
     }
     out += '}';
   }
@@ -71,17 +69,17 @@ std::string index_json(const sw::nn::checkpoint& c) {
     const auto& e = c.tensors()[i];
     const sw::tensor_info& t = *e.info;
     out += i == 0 ? "\n  {\"name\": " : ",\n  {\"name\": ";
-    jd::append_json_string(out, t.name);
+    sw::append_json_string(out, t.name);
     out += ", \"dtype\": \"" + std::string(sw::dtype_name(t.type)) + "\", \"shape\": " + shape_text(t.shape) +
            ", \"shard\": ";
-    jd::append_json_string(out, file_name(c.files()[e.file]));
+    sw::append_json_string(out, file_name(c.files()[e.file]));
     out += ", \"data_offsets\": [" + uint_text(t.begin) + ", " + uint_text(t.end) + "]}";
   }
   out += c.tensors().empty() ? "]}\n" : "\n]}\n";
   return out;
 }
 
-std::string index_table(const sw::nn::checkpoint& c) {
+std::string index_table(const sw::checkpoint& c) {
   std::vector<std::vector<std::string>> rows = {{"NAME", "DTYPE", "SHAPE", "BYTES", "SHARD", "OFFSETS"}};
   for (const auto& e : c.tensors()) {
     const sw::tensor_info& t = *e.info;

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "command.hpp"
-#include "table.hpp"
-#include "safeweights/detail/json_writer.hpp"
 #include "safeweights/io/reader.hpp"
+#include "safeweights/util/json_text.hpp"
+#include "table.hpp"
 
 namespace sw = safeweights;
 
@@ -83,13 +83,12 @@ struct digests {
 };
 
 inline std::string to_json(const sw::reader& r, const digests* d) {
-  namespace jd = sw::detail;
   std::string out;
   out.reserve(128 + r.tensors().size() * 128);
   out += "{\"header_size\": ";
-  jd::append_uint(out, r.index().header_size());
+  sw::append_uint(out, r.index().header_size());
   out += ", \"file_size\": ";
-  jd::append_uint(out, r.file_size());
+  sw::append_uint(out, r.file_size());
   if (d) {
     out += ", \"file_sha256\": \"";
     out += d->file;
@@ -104,9 +103,9 @@ inline std::string to_json(const sw::reader& r, const digests* d) {
     for (const sw::metadata_entry& m : r.metadata()) {
       if (!first) out += ", ";
       first = false;
-      jd::append_json_string(out, m.key);
+      sw::append_json_string(out, m.key);
       out += ": ";
-      jd::append_json_string(out, m.value);
+      sw::append_json_string(out, m.value);
     }
     out += '}';
   }
@@ -115,18 +114,18 @@ inline std::string to_json(const sw::reader& r, const digests* d) {
   for (const sw::tensor_info& t : r.tensors()) {
     out += i == 0 ? "\n  " : ",\n  ";
     out += "{\"name\": ";
-    jd::append_json_string(out, t.name);
+    sw::append_json_string(out, t.name);
     out += ", \"dtype\": \"";
     out += sw::dtype_name(t.type);
     out += "\", \"shape\": [";
     for (std::size_t k = 0; k < t.shape.size(); ++k) {
       if (k) out += ", ";
-      jd::append_uint(out, t.shape[k]);
+      sw::append_uint(out, t.shape[k]);
     }
     out += "], \"data_offsets\": [";
-    jd::append_uint(out, t.begin);
+    sw::append_uint(out, t.begin);
     out += ", ";
-    jd::append_uint(out, t.end);
+    sw::append_uint(out, t.end);
     out += ']';
     if (d) {
       out += ", \"sha256\": \"";

@@ -14,32 +14,33 @@ namespace cli = safeweights_cli;
 
 namespace {
 
-// `run` is null for the commands of the module (module.hpp).
 struct command {
   std::string_view name;
   int (*run)(cli::args_t);
   std::string_view summary;
 };
 
+// A module command's entry here loads the module and runs it there (module.hpp).
+#define SAFEWEIGHTS_CLI_RUN_core(name) cli::run_##name
+#define SAFEWEIGHTS_CLI_RUN_module(name) [](cli::args_t args) { return cli::run_in_module(#name, args); }
+#define SAFEWEIGHTS_CLI_COMMAND(name, place, summary) {#name, SAFEWEIGHTS_CLI_RUN_##place(name), summary},
+#define SAFEWEIGHTS_CLI_MODULE_PART(name, key)
 constexpr command commands[] = {
-    {"inspect", cli::run_inspect, "list a file's tensors and metadata (a table, or JSON with --json)"},
-    {"validate", cli::run_validate, "check files against the format, one line per file"},
-    {"repack", cli::run_repack, "rewrite a file in the canonical layout (atomically; IN may equal OUT)"},
-    {"digest", nullptr, "SHA-256 of a file and of each of its tensors"},
-    {"seal", nullptr, "write a copy with every tensor's SHA-256 in its metadata"},
-    {"sign", nullptr, "write FILE.sig, an Ed25519 signature of FILE"},
-    {"verify", nullptr, "check a file's signature (--key) and seal"},
-    {"diff", cli::run_diff, "compare two files: tensors, dtypes, shapes, values, metadata"},
-    {"convert", nullptr, "NumPy .npy/.npz to safetensors and back (refuses pickles)"},
-    {"shard", cli::run_shard, "split a file into Hugging Face shards plus model.safetensors.index.json"},
-    {"merge", cli::run_merge, "join the shards of a model.safetensors.index.json into one file"},
-    {"cast", cli::run_cast, "convert every float tensor to bf16, f16 or f32"},
-    {"rename", cli::run_rename, "strip or add a prefix to every tensor name"},
-    {"extract", cli::run_extract, "write a file with only the named tensors"},
-    {"metadata", cli::run_metadata, "show or edit a file's __metadata__"},
-    {"stats", cli::run_stats, "per tensor min, max, mean, std, NaN/Inf and zero counts"},
-    {"cleanup", cli::run_cleanup, "find (--delete: remove) temporaries a killed command left"},
+#include "commands.def"
 };
+#undef SAFEWEIGHTS_CLI_COMMAND
+#undef SAFEWEIGHTS_CLI_MODULE_PART
+#undef SAFEWEIGHTS_CLI_RUN_core
+#undef SAFEWEIGHTS_CLI_RUN_module
+
+// The help pads each name to this width; at least one space must separate it from its summary.
+constexpr std::size_t summary_column = 10;
+constexpr bool names_fit_the_help() {
+  for (const command& c : commands)
+    if (c.name.size() >= summary_column) return false;
+  return true;
+}
+static_assert(names_fit_the_help(), "a command name in commands.def is too long for the help's summary column");
 
 constexpr std::string_view usage = "usage: safeweights COMMAND [OPTION...] ARG...";
 
@@ -51,7 +52,7 @@ std::string help_text() {
   for (const command& c : commands) {
     text += "  ";
     text += c.name;
-    text.append(10 - c.name.size(), ' ');
+    text.append(summary_column - c.name.size(), ' ');
     text += c.summary;
     text += '\n';
   }
@@ -82,7 +83,7 @@ int dispatch(int argc, char** argv) {
     return cli::usage_error("unknown option `" + cli::printable(first) + "`", usage);
   cli::args_t rest(argv + 2, static_cast<std::size_t>(argc - 2));
   for (const command& c : commands)
-    if (c.name == first) return c.run ? c.run(rest) : cli::run_in_module(c.name, rest);
+    if (c.name == first) return c.run(rest);
   return cli::usage_error("unknown command `" + cli::printable(first) + "`", usage);
 }
 

@@ -6,8 +6,8 @@
 #include "input.hpp"
 #include "options.hpp"
 #include "plan.hpp"
-#include "safeweights/detail/json_writer.hpp"
 #include "safeweights/nn/model_card.hpp"
+#include "safeweights/util/json_text.hpp"
 #include "summary.hpp"
 
 namespace safeweights_cli {
@@ -56,9 +56,9 @@ std::string show(const sw::reader& r, bool json) {
     for (const sw::metadata_entry& m : r.metadata()) {
       out += first ? "\n  " : ",\n  ";
       first = false;
-      sw::detail::append_json_string(out, m.key);
+      sw::append_json_string(out, m.key);
       out += ": ";
-      sw::detail::append_json_string(out, m.value);
+      sw::append_json_string(out, m.value);
     }
     out += first ? "}\n" : "\n}\n";
     return out;
@@ -126,7 +126,7 @@ int run_metadata(args_t args) {
       auto it = std::find_if(m.begin(), m.end(), [&key](const auto& kv) { return kv.first == key; });
       if (it == m.end())
         return fail(sw::make_error(sw::errc::invalid_argument,
-                                   path + ": no metadata key " + sw::detail::quote_name(value) + " to delete"));
+                                   path + ": no metadata key " + sw::quote_name(value) + " to delete"));
       m.erase(it);
     }
   }

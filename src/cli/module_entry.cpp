@@ -15,14 +15,18 @@ extern "C" __attribute__((visibility("default"))) int safeweights_cli_module_run
     const char* name;
     int (*run)(cli::args_t);
   };
+  // The module's commands and module parts, by the key the executable runs them with (commands.def).
+#define SAFEWEIGHTS_CLI_ENTRY_core(name)
+#define SAFEWEIGHTS_CLI_ENTRY_module(name) {#name, cli::run_##name},
+#define SAFEWEIGHTS_CLI_COMMAND(name, place, summary) SAFEWEIGHTS_CLI_ENTRY_##place(name)
+#define SAFEWEIGHTS_CLI_MODULE_PART(name, key) {key, cli::run_##name},
   static constexpr entry commands[] = {
-      {"inspect --sha256", cli::run_inspect_sha256},  // the executable runs inspect itself, but cannot hash
-      {"digest", cli::run_digest},
-      {"seal", cli::run_seal},
-      {"sign", cli::run_sign},
-      {"verify", cli::run_verify},
-      {"convert", cli::run_convert},
+#include "commands.def"
   };
+#undef SAFEWEIGHTS_CLI_COMMAND
+#undef SAFEWEIGHTS_CLI_MODULE_PART
+#undef SAFEWEIGHTS_CLI_ENTRY_core
+#undef SAFEWEIGHTS_CLI_ENTRY_module
   for (const entry& e : commands)
     if (std::strcmp(e.name, command) == 0) return e.run(cli::args_t(args, count));
   cli::print_error(std::string("the command module has no command `") + command + "`");

@@ -1,22 +1,20 @@
 // .npy preambles: a bounded parser for the header dict (one pass, no
-// recursion, no allocation beyond the shape), and xtensor's xnpy to write them.
+// recursion, no allocation beyond the shape), and a writer of the preamble
+// numpy.save writes.
 //
-// Why not xnpy's reader too: xt::load_npy trusts the file. It allocates
+// Why not xtensor's xnpy: xt::load_npy trusts the file. It allocates
 // whatever the shape says without an overflow check, reads the data without
 // noticing a short file, indexes an empty header (undefined behaviour), and
-// runs std::regex, which recurses per character, on the descr. Its writer
-// is exactly what NumPy expects, so that part is used.
+// runs std::regex, which recurses per character, on the descr.
 #include "npy.hpp"
-
-#include <xtensor/xnpy.hpp>
 
 #include <algorithm>
 #include <cstring>
 #include <memory>
-#include <sstream>
 #include <string_view>
 
-#include "safeweights/detail/checked.hpp"
+#include "safeweights/util/checked.hpp"
+#include "safeweights/util/json_text.hpp"
 #include "streams.hpp"
 
 namespace safeweights_cli {
@@ -81,7 +79,7 @@ class cursor {
     std::size_t start = i_;
     std::uint64_t v = 0;
     while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') {
-      if (!sw::detail::checked_mul(v, 10, v) || !sw::detail::checked_add(v, static_cast<unsigned>(s_[i_] - '0'), v))
+      if (!sw::checked_mul(v, 10, v) || !sw::checked_add(v, static_cast<unsigned>(s_[i_] - '0'), v))
         return std::nullopt;
       ++i_;
     }
@@ -233,8 +231,8 @@ sw::result<npy_array> parse_npy_preamble(std::span<const std::byte> preamble) {
   if (!a) return std::move(a).error_value();
   a->fortran_order = *fortran;
   a->shape = std::move(*shape);
-  auto elements = sw::detail::element_count(a->shape);
-  if (!elements || !sw::detail::checked_mul(*elements, sw::byte_width(a->type), a->data_bytes))
+  auto elements = sw::element_count(a->shape);
+  if (!elements || !sw::checked_mul(*elements, sw::byte_width(a->type), a->data_bytes))
     return bad("the shape's size overflows 64 bits");
   a->elements = *elements;
   a->data_offset = *size;
@@ -261,10 +259,26 @@ std::optional<std::string> npy_descr(sw::dtype t) {
 }
 
 std::string npy_preamble(sw::dtype t, std::span<const std::uint64_t> shape) {
-  std::ostringstream out;
-  std::vector<std::uint64_t> dims(shape.begin(), shape.end());
-  xt::detail::write_header(out, npy_descr(t).value(), false, dims);
-  return out.str();
+  // The header as numpy.save writes it: the dict's repr, then spaces and a
+  // newline up to a multiple of 64 bytes counted from the file's start
+  // (numpy adds a full 64 when already aligned); version 2.0 only when the
+  // header needs more than 16 bits of length.
+  std::string dict = "{'descr': '" + std::string(npy_descr(t).value()) + "', 'fortran_order': False, 'shape': (";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) dict += ", ";
+    sw::append_uint(dict, shape[i]);
+  }
+  if (shape.size() == 1) dict += ',';
+  dict += "), }";
+  auto padded = [&](std::size_t length_bytes) { return dict.size() + 1 + 64 - (8 + length_bytes + dict.size() + 1) % 64; };
+  const bool version_2 = padded(2) > 0xFFFF;
+  dict.append(padded(version_2 ? 4 : 2) - dict.size() - 1, ' ');
+  dict += '\n';
+  std::string out = "\x93NUMPY";
+  out += static_cast<char>(version_2 ? 2 : 1);
+  out += '\0';
+  for (std::size_t k = 0; k < (version_2 ? 4u : 2u); ++k) out += static_cast<char>((dict.size() >> (8 * k)) & 0xFF);
+  return out + dict;
 }
 
 sw::chunk_source byteswap_source(sw::chunk_source in, unsigned width) {

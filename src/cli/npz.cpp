@@ -69,7 +69,7 @@ sw::result<npz_reader> npz_reader::open(const std::string& path) {
     if (auto most = most_bytes(m.method, m.packed); most && m.size > *most)
       return sw::make_error(
           sw::errc::data_truncated,
-          path + ": member " + sw::detail::quote_name(m.name) + ": the zip directory says it holds " +
+          path + ": member " + sw::quote_name(m.name) + ": the zip directory says it holds " +
               std::to_string(m.size) + " bytes, but its " + std::to_string(m.packed) +
               (m.method == ZIP_CM_STORE ? " bytes are stored uncompressed"
                                         : " deflated bytes inflate to at most " + std::to_string(*most)) +
@@ -82,7 +82,7 @@ sw::result<npz_reader> npz_reader::open(const std::string& path) {
 sw::result<std::vector<std::byte>> npz_reader::read_prefix(const member& m, std::size_t n) const {
   zip_file_t* f = zip_fopen_index(archive_of(archive_), m.index, 0);
   if (!f)
-    return sw::make_error(sw::errc::io_error, path_ + ": member " + sw::detail::quote_name(m.name) + ": " +
+    return sw::make_error(sw::errc::io_error, path_ + ": member " + sw::quote_name(m.name) + ": " +
                                                   zip_strerror(archive_of(archive_)));
   // Room at first for what the member can hold, but for no more than a 4:1
   // inflation (weights rarely deflate better) or 64 MiB: a deflated member may
@@ -106,10 +106,10 @@ sw::result<std::vector<std::byte>> npz_reader::read_prefix(const member& m, std:
   out.resize(got);
   if (!failure.empty())
     return sw::make_error(sw::errc::invalid_argument,
-                          path_ + ": member " + sw::detail::quote_name(m.name) + ": " + failure);
+                          path_ + ": member " + sw::quote_name(m.name) + ": " + failure);
   if (got < n)
     return sw::make_error(sw::errc::data_truncated,
-                          path_ + ": member " + sw::detail::quote_name(m.name) + " ends after " + std::to_string(got) +
+                          path_ + ": member " + sw::quote_name(m.name) + " ends after " + std::to_string(got) +
                               " bytes");
   return out;
 }
@@ -132,7 +132,7 @@ sw::chunk_source npz_reader::stream(const member& m, std::uint64_t skip, std::sh
   };
   auto s = std::make_shared<state>();
   s->archive = archive_;
-  s->where = path_ + ": member " + sw::detail::quote_name(m.name);
+  s->where = path_ + ": member " + sw::quote_name(m.name);
   s->m = m;
   s->skip = skip;
   s->left = m.size - skip;
@@ -348,7 +348,7 @@ sw::result<void> npz_writer::add(const std::string& member_name, std::uint64_t s
   if (index < 0) {
     zip_source_free(src);  // frees m too
     return sw::make_error(sw::errc::write_failed, impl_->path + ": cannot add member " +
-                                                      sw::detail::quote_name(member_name) + ": " +
+                                                      sw::quote_name(member_name) + ": " +
                                                       zip_strerror(impl_->archive));
   }
   auto at = static_cast<zip_uint64_t>(index);

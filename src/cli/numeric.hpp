@@ -11,12 +11,11 @@
 
 namespace safeweights_cli {
 
-namespace detail {
+// One instantiation per dtype, chosen by the switch below.
 template <safeweights::dtype T>
-void scalars_as_double(const std::byte* data, std::uint64_t first, std::size_t n, double* out) {
+void scalars_of_dtype_as_double(const std::byte* data, std::uint64_t first, std::size_t n, double* out) {
   for (std::size_t i = 0; i < n; ++i) out[i] = *safeweights::scalar_as_double(T, data, first + i);
 }
-}  // namespace detail
 
 // Scalars per element of `t` (2 for C64), 0 for the packed types nothing converts.
 inline unsigned scalars_per_element(safeweights::dtype t) { return safeweights::components_of(t); }
@@ -28,7 +27,7 @@ inline void scalars_as_double(safeweights::dtype t, const std::byte* data, std::
   using safeweights::dtype;
   switch (t) {
 #define SAFEWEIGHTS_CLI_CASE(T) \
-  case dtype::T: return detail::scalars_as_double<dtype::T>(data, first, n, out);
+  case dtype::T: return scalars_of_dtype_as_double<dtype::T>(data, first, n, out);
     SAFEWEIGHTS_CLI_CASE(BOOL)
     SAFEWEIGHTS_CLI_CASE(U8)
     SAFEWEIGHTS_CLI_CASE(I8)

@@ -68,7 +68,7 @@ inline sw::result<void> cast_floats(planned_file& plan, sw::dtype to, std::strin
   for (planned_tensor& t : plan.tensors) {
     if (is_packed(t.type))
       return sw::make_error(sw::errc::invalid_argument,
-                            std::string(source) + ": tensor " + sw::detail::quote_name(t.name) + " is " +
+                            std::string(source) + ": tensor " + sw::quote_name(t.name) + " is " +
                                 std::string(sw::dtype_name(t.type)) +
                                 ", a packed type that cannot be converted; `extract` the other tensors first");
     if (is_castable_float(t.type)) t.type = to;
@@ -102,7 +102,7 @@ namespace safeweights_cli {
 inline sw::result<void> write_text_file(const std::string& path, std::string_view text) {
   auto file = sw::atomic_file::create(path);
   if (!file) return std::move(file).error_value();
-  sw::detail::fd_sink sink(file->fd());
+  sw::fd_sink sink(file->fd());
   if (auto r = sink.write(std::as_bytes(std::span(text.data(), text.size()))); !r) return std::move(r).error_value().in(path);
   if (auto r = sink.flush(); !r) return std::move(r).error_value().in(path);
   return file->commit();

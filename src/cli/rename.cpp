@@ -61,9 +61,9 @@ int run_rename(args_t args) {
   for (const planned_tensor& t : plan->tensors)
     if (auto [it, fresh] = seen.emplace(t.name, &t); !fresh)
       return fail(sw::make_error(sw::errc::duplicate_key,
-                                 in + ": tensors " + sw::detail::quote_name(it->second->source.name()) + " and " +
-                                     sw::detail::quote_name(t.source.name()) + " would both be named " +
-                                     sw::detail::quote_name(t.name)));
+                                 in + ": tensors " + sw::quote_name(it->second->source.name()) + " and " +
+                                     sw::quote_name(t.source.name()) + " would both be named " +
+                                     sw::quote_name(t.name)));
   if (auto written = write_plan(*plan, out); !written) return fail(written.error_value());
   std::size_t renamed = 0;
   for (const planned_tensor& t : plan->tensors) renamed += t.name != t.source.name();

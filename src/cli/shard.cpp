@@ -14,9 +14,9 @@
 
 #include "command.hpp"
 #include "input.hpp"
-#include "hf_index.hpp"
 #include "options.hpp"
 #include "plan.hpp"
+#include "safeweights/io/shard_index.hpp"
 #include "size.hpp"
 #include "summary.hpp"
 
@@ -148,7 +148,8 @@ void remove_stale(const std::filesystem::path& dir, const std::set<std::string>&
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     std::string name = entry.path().filename().string();
-    bool stale = written.count(name) == 0 && (is_shard_file_name(name) || (single && name == index_file_name));
+    bool stale =
+        written.count(name) == 0 && (is_shard_file_name(name) || (single && name == sw::shard_index_file_name));
     if (!stale || !entry.is_regular_file(ec) || fs::equivalent(entry.path(), in, ec)) continue;
     fs::remove(entry.path(), ec);
   }
@@ -209,7 +210,7 @@ int run_shard(args_t args) {
   std::vector<std::pair<std::string_view, std::string_view>> weight_map;
   std::uint64_t total_parameters = 0, total_size = 0;
   for (std::size_t k = 0; k < shards.size(); ++k) {
-    const std::string name = single ? "model.safetensors" : shard_file_name(k + 1, shards.size());
+    const std::string name = single ? "model.safetensors" : sw::shard_file_name(k + 1, shards.size());
     const std::string& stored = *written.insert(name).first;
     planned_file plan;
     for (std::size_t i : shards[k]) {
@@ -226,10 +227,10 @@ int run_shard(args_t args) {
     if (auto w = write_plan(plan, (std::filesystem::path(outdir) / name).string()); !w) return fail(w.error_value());
   }
   if (!single) {
-    const std::string index_path = (std::filesystem::path(outdir) / index_file_name).string();
-    if (auto w = write_text_file(index_path, hf_index_json(total_parameters, total_size, weight_map)); !w)
+    const std::string index_path = (std::filesystem::path(outdir) / sw::shard_index_file_name).string();
+    if (auto w = write_text_file(index_path, sw::shard_index_json(total_parameters, total_size, weight_map)); !w)
       return fail(w.error_value());
-    written.insert(std::string(index_file_name));
+    written.insert(std::string(sw::shard_index_file_name));
   }
   remove_stale(outdir, written, single, in);
   const std::size_t tensors = r->tensors().size();
@@ -241,7 +242,7 @@ int run_shard(args_t args) {
     for (const std::string& name : written) bytes += size_on_disk((std::filesystem::path(outdir) / name).string());
     report_written(quiet_requested(a), outdir,
                    count_text(tensors, "tensor", "tensors") + " in " + std::to_string(shards.size()) + " shards, " +
-                       human_size(bytes) + " (index " + std::string(index_file_name) + ")");
+                       human_size(bytes) + " (index " + std::string(sw::shard_index_file_name) + ")");
   }
   return exit_ok;
 }

@@ -49,7 +49,7 @@ class staged_directory {
     staged_directory d;
     d.target_ = target;
     // atomic_file's naming (the same marker, cut to the name limit), so cleanup finds it.
-    const std::string pattern = sw::detail::parent_dir(target) + "/" + sw::detail::temporary_name(base);
+    const std::string pattern = sw::parent_dir(target) + "/" + sw::temporary_name(base);
     std::random_device random;
     for (int attempt = 0; d.temp_.empty(); ++attempt) {
       static constexpr char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -99,7 +99,7 @@ class staged_directory {
       return sw::errno_error(sw::errc::write_failed, target_ + ": cannot rename the new directory into place");
     temp_.clear();
     listing_.release();
-    int parent = ::open(sw::detail::parent_dir(target_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int parent = ::open(sw::parent_dir(target_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (parent >= 0) {
       ::fsync(parent);  // best effort: the rename is done either way
       ::close(parent);

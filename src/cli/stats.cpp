@@ -131,7 +131,7 @@ std::string to_json(const std::vector<tensor_stats>& all) {
     out += first ? "\n  " : ",\n  ";
     first = false;
     out += "{\"name\": ";
-    sw::detail::append_json_string(out, s.info->name);
+    sw::append_json_string(out, s.info->name);
     out += ", \"dtype\": \"" + std::string(sw::dtype_name(s.info->type)) + "\", \"shape\": ";
     append_json_shape(out, s.info->shape);
     out += ", \"count\": " + uint_text(s.count);
@@ -187,7 +187,7 @@ int run_stats(args_t args) {
 
   // A file, or an index and its shards (checked against each other).
   std::optional<sw::reader> file;
-  std::optional<sw::nn::checkpoint> shards;
+  std::optional<sw::checkpoint> shards;
   if (auto r = open_input(path)) {
     file = std::move(*r);
   } else if (kind_of(path) != input_kind::shard_index) {
@@ -216,7 +216,7 @@ int run_stats(args_t args) {
       auto t = find(a.operands[i]);
       if (!t)
         return fail(sw::make_error(sw::errc::tensor_not_found,
-                                   path + ": no tensor " + sw::detail::quote_name(a.operands[i])));
+                                   path + ": no tensor " + sw::quote_name(a.operands[i])));
       chosen.push_back(*t);
     }
   }

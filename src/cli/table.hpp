@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "command.hpp"
-#include "safeweights/detail/json_writer.hpp"
+#include "safeweights/util/json_text.hpp"
 
 namespace safeweights_cli {
 
@@ -41,7 +41,7 @@ inline std::string format_table(const std::vector<std::vector<std::string>>& row
 
 inline std::string uint_text(std::uint64_t v) {
   std::string s;
-  safeweights::detail::append_uint(s, v);
+  safeweights::append_uint(s, v);
   return s;
 }
 
@@ -70,7 +70,7 @@ inline std::string shape_text(std::span<const std::uint64_t> shape) {
   std::string s = "[";
   for (std::size_t k = 0; k < shape.size(); ++k) {
     if (k) s += ", ";
-    safeweights::detail::append_uint(s, shape[k]);
+    safeweights::append_uint(s, shape[k]);
   }
   return s + "]";
 }

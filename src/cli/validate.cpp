@@ -9,8 +9,8 @@
 #include "file_kind.hpp"
 #include "index_input.hpp"
 #include "input.hpp"
-#include "safeweights/detail/json_writer.hpp"
 #include "safeweights/safeweights.hpp"
+#include "safeweights/util/json_text.hpp"
 
 namespace sw = safeweights;
 
@@ -66,13 +66,13 @@ std::string line_of(const verdict& v) {
 
 void append_json(std::string& out, const verdict& v) {
   out += "{\"file\": ";
-  sw::detail::append_json_string(out, v.file);
+  sw::append_json_string(out, v.file);
   if (v.index) out += ", \"index\": true";
   out += v.error ? ", \"ok\": false, \"code\": \"" : ", \"ok\": true}";
   if (!v.error) return;
   out += sw::to_string(v.error->code);
   out += "\", \"error\": ";
-  sw::detail::append_json_string(out, v.error->message);
+  sw::append_json_string(out, v.error->message);
   out += '}';
 }
 

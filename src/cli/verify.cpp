@@ -10,9 +10,9 @@
 #include "file_kind.hpp"
 #include "input.hpp"
 #include "key_option.hpp"
-#include "safeweights/detail/json_writer.hpp"
 #include "safeweights/integrity/sealed_reader.hpp"
 #include "safeweights/integrity/signature.hpp"
+#include "safeweights/util/json_text.hpp"
 
 namespace sw = safeweights;
 
@@ -55,20 +55,19 @@ struct outcome {
 };
 
 std::string to_json(const std::string& path, const outcome& o, bool ok) {
-  namespace jd = sw::detail;
   std::string out = "{\"file\": ";
-  jd::append_json_string(out, path);
+  sw::append_json_string(out, path);
   out += ok ? ", \"ok\": true" : ", \"ok\": false";
   out += ", \"signature\": \"" + o.signature + "\", \"key\": ";
-  if (o.key) jd::append_json_string(out, *o.key);
+  if (o.key) sw::append_json_string(out, *o.key);
   else out += "null";
   out += ", \"seal\": \"" + o.seal + "\", \"tensors\": " + std::to_string(o.tensors) + ", \"failures\": [";
   for (std::size_t i = 0; i < o.failures.size(); ++i) {
     if (i) out += ", ";
-    jd::append_json_string(out, o.failures[i]);
+    sw::append_json_string(out, o.failures[i]);
   }
   out += "], \"error\": ";
-  if (o.error) jd::append_json_string(out, *o.error);
+  if (o.error) sw::append_json_string(out, *o.error);
   else out += "null";
   return out + "}\n";
 }

@@ -155,6 +155,50 @@ class name_table {
   std::size_t size_ = 0;
 };
 
+// Inserts names 0, 1, 2... as they arrive, for a table sized up front. In a
+// table larger than `EagerUpToSlots` slots (larger than the cache) each name
+// enters `Lag` names after it arrived, its slot prefetched on arrival, so the
+// cache misses of random inserts overlap instead of queueing; a smaller table
+// takes each name at once. `name_of(k)` gives back the k-th name.
+template <std::uint32_t Lag, std::size_t EagerUpToSlots>
+class lagged_inserter {
+ public:
+  template <class NameOf>
+  [[gnu::always_inline]] void add(name_table& table, std::string_view name, std::uint32_t k, const NameOf& name_of) {
+    std::uint64_t h = hash_name(name);
+    if (table.capacity() <= EagerUpToSlots) {
+      insert(table, name, h, k, name_of);
+      inserted_ = k + 1;
+      return;
+    }
+    if (k - inserted_ == Lag) insert_next(table, name_of);
+    table.prefetch(h);
+    hashes_[k % Lag] = h;
+  }
+  // Inserts the names still waiting, up to `count`; after this first_repeat() is final.
+  template <class NameOf>
+  void flush(name_table& table, std::uint32_t count, const NameOf& name_of) {
+    while (inserted_ < count) insert_next(table, name_of);
+  }
+  // The first name, in arrival order, that repeats an earlier one; name_table::empty if none so far.
+  std::uint32_t first_repeat() const noexcept { return repeat_; }
+
+ private:
+  template <class NameOf>
+  void insert_next(name_table& table, const NameOf& name_of) {
+    std::uint32_t k = inserted_++;
+    insert(table, name_of(k), hashes_[k % Lag], k, name_of);
+  }
+  template <class NameOf>
+  void insert(name_table& table, std::string_view name, std::uint64_t h, std::uint32_t k, const NameOf& name_of) {
+    if (table.insert_hashed(name, h, k, name_of) != name_table::empty && repeat_ == name_table::empty) repeat_ = k;
+  }
+
+  std::uint64_t hashes_[Lag] = {};
+  std::uint32_t inserted_ = 0;
+  std::uint32_t repeat_ = name_table::empty;
+};
+
 }  // namespace detail
 SAFEWEIGHTS_INLINE_NAMESPACE_END
 }  // namespace safeweights

@@ -1,7 +1,6 @@
 // A byte buffer followed by padding, because simdjson may read up to
-// SIMDJSON_PADDING bytes past the JSON. A mapped header is followed by tensor
-// data that can be shorter than that, so the header is always copied here.
-// The padding must be readable, not zero; a fresh buffer zeroes it.
+// SIMDJSON_PADDING bytes past the JSON, and its number parser stops only
+// at a byte that is not a digit: a fresh buffer zeroes the padding.
 #pragma once
 
 #include <cstring>
@@ -38,6 +37,8 @@ class padded_buffer {
   // Keeps the first `n` bytes (n <= size()); what follows them stays
   // readable and counts as padding.
   void shrink(std::size_t n) noexcept { size_ = n < size_ ? n : size_; }
+  // Bytes readable after the first size(): the padding, at least SIMDJSON_PADDING.
+  std::size_t readable_after() const noexcept { return data_.get_deleter().bytes - lead_ - size_; }
   simdjson::padded_string_view view() const noexcept {
     return simdjson::padded_string_view(data(), size_, data_.get_deleter().bytes - lead_);
   }

@@ -1,9 +1,12 @@
 // The parsed, validated header: every tensor in offset order, O(1) lookup by
 // name, and the __metadata__ map in file order. Views (names, shapes) point
-// into storage this object owns, so it moves but does not copy.
+// into storage this object owns or keeps alive (the header's text: see
+// text_owner_), so it moves but does not copy.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -11,13 +14,12 @@
 
 #include "safeweights/detail/dim_arena.hpp"
 #include "safeweights/detail/name_table.hpp"
-#include "safeweights/detail/padded_buffer.hpp"
 #include "safeweights/format/tensor_info.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 namespace detail {
-class header_builder;
+class index_builder;
 }
 
 class header_index {
@@ -56,11 +58,32 @@ class header_index {
   std::uint64_t data_size() const noexcept { return data_size_; }
 
  private:
-  friend class detail::header_builder;
+  friend class detail::index_builder;
 
-  // The header itself, when the index owns a copy: names without escapes
-  // point here, or into the caller's mapping or buffer when it is borrowed.
-  detail::padded_buffer json_;
+  // Puts tensors in (begin, end) order, keeping header order among equals.
+  void sort_by_offsets() {
+    auto& t = tensors_;
+    auto before = [](const tensor_info& a, const tensor_info& b) {
+      return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+    };
+    if (std::is_sorted(t.begin(), t.end(), before)) return;  // what every writer emits
+    std::vector<std::uint32_t> order(t.size());
+    for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return before(t[a], t[b]); });
+    detail::big_vector<tensor_info> sorted(t.size());
+    std::vector<std::uint32_t> new_place(t.size());
+    for (std::uint32_t i = 0; i < order.size(); ++i) {
+      sorted[i] = t[order[i]];
+      new_place[order[i]] = i;
+    }
+    t = std::move(sorted);
+    by_name_.remap([&](std::uint32_t old) { return new_place[old]; });
+  }
+
+  // What the header text lives in (names without escapes point into it):
+  // the reader's mapping or buffer, a copy made by parse_header, or, for a
+  // caller's buffer, nothing the index owns (reader::from_buffer says so).
+  std::shared_ptr<const void> text_owner_;
   std::vector<char> strings_;   // unescaped names, metadata keys and values
   detail::dim_arena dims_;
   detail::big_vector<tensor_info> tensors_;

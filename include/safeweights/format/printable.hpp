@@ -12,8 +12,6 @@
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
-namespace detail {
-
 // Decodes one UTF-8 sequence at s[i]; returns its length, or 0 when it is not
 // well-formed (overlong, surrogate, past U+10FFFF, truncated).
 inline std::size_t decode_utf8(std::string_view s, std::size_t i, char32_t& cp) {
@@ -36,6 +34,8 @@ inline std::size_t decode_utf8(std::string_view s, std::size_t i, char32_t& cp) 
   return n;
 }
 
+namespace detail {
+
 // Characters that are printable but invisible, or reorder the text around them.
 inline bool is_invisible_format(char32_t cp) {
   return (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2069) ||
@@ -55,7 +55,7 @@ inline std::string printable(std::string_view s) {
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size();) {
     char32_t cp = 0;
-    std::size_t n = detail::decode_utf8(s, i, cp);
+    std::size_t n = decode_utf8(s, i, cp);
     if (n == 0) {  // not UTF-8: the raw byte
       auto c = static_cast<unsigned char>(s[i]);
       out += "\\x";
@@ -85,6 +85,16 @@ inline std::string printable(std::string_view s) {
     }
     i += n;
   }
+  return out;
+}
+
+// A name from a file as messages show it: printable, cut after 200 bytes, in
+// backquotes, so an empty or blank name is still seen.
+inline std::string quote_name(std::string_view name) {
+  std::string out = "`";
+  out += printable(name.substr(0, 200));
+  if (name.size() > 200) out += "...";
+  out += '`';
   return out;
 }
 

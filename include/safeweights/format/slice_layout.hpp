@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "safeweights/detail/checked.hpp"
-#include "safeweights/detail/header_builder.hpp"
 #include "safeweights/error.hpp"
+#include "safeweights/format/printable.hpp"
 #include "safeweights/format/tensor_info.hpp"
+#include "safeweights/util/checked.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
@@ -36,7 +36,7 @@ struct slice_layout {
 };
 
 inline result<slice_layout> plan_slice(const tensor_info& t, slice_spec s) {
-  auto who = [&t] { return "tensor " + detail::quote_name(t.name); };
+  auto who = [&t] { return "tensor " + quote_name(t.name); };
   const std::size_t rank = t.shape.size();
   if (s.dim >= rank)
     return make_error(errc::invalid_argument, who() + ": cannot slice dimension " + std::to_string(s.dim) + " of a " +
@@ -50,13 +50,13 @@ inline result<slice_layout> plan_slice(const tensor_info& t, slice_spec s) {
   auto overflow = [&] { return make_error(errc::size_overflow, who() + ": slice size overflows 64 bits"); };
   std::uint64_t outer = 1, inner_bits = bit_width(t.type);
   for (std::size_t d = 0; d < s.dim; ++d)
-    if (!detail::checked_mul(outer, t.shape[d], outer)) return overflow();
+    if (!checked_mul(outer, t.shape[d], outer)) return overflow();
   for (std::size_t d = s.dim + 1; d < rank; ++d)
-    if (!detail::checked_mul(inner_bits, t.shape[d], inner_bits)) return overflow();
+    if (!checked_mul(inner_bits, t.shape[d], inner_bits)) return overflow();
   std::uint64_t run_bits = 0, stride_bits = 0, offset_bits = 0;
-  if (!detail::checked_mul(s.end - s.begin, inner_bits, run_bits) ||
-      !detail::checked_mul(extent, inner_bits, stride_bits) ||
-      !detail::checked_mul(s.begin, inner_bits, offset_bits))
+  if (!checked_mul(s.end - s.begin, inner_bits, run_bits) ||
+      !checked_mul(extent, inner_bits, stride_bits) ||
+      !checked_mul(s.begin, inner_bits, offset_bits))
     return overflow();
   if (run_bits % 8 || stride_bits % 8 || offset_bits % 8)
     return make_error(errc::subbyte_misaligned, who() + ": a slice of " + std::string(dtype_name(t.type)) +
@@ -65,7 +65,7 @@ inline result<slice_layout> plan_slice(const tensor_info& t, slice_spec s) {
   slice_layout out;
   out.shape.assign(t.shape.begin(), t.shape.end());
   out.shape[s.dim] = s.end - s.begin;
-  auto count = detail::element_count(out.shape);
+  auto count = element_count(out.shape);
   if (!count) return overflow();
   out.elements = *count;
   out.offset = offset_bits / 8;

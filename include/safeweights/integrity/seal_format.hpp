@@ -17,12 +17,12 @@
 #include <string>
 #include <vector>
 
-#include "safeweights/detail/json_writer.hpp"
 #include "safeweights/detail/name_table.hpp"
 #include "safeweights/detail/padded_buffer.hpp"
 #include "safeweights/integrity/hex.hpp"
 #include "safeweights/integrity/sha256.hpp"
 #include "safeweights/io/reader.hpp"
+#include "safeweights/util/json_text.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
@@ -76,13 +76,13 @@ inline std::string make_seal(const reader& r, std::span<const sha256_digest> dig
   for (std::size_t k = 0; k < by_name.size(); ++k) {
     const std::size_t i = by_name[k];
     if (k) out += ',';
-    detail::append_json_string(out, tensors[i].name);
+    append_json_string(out, tensors[i].name);
     out += ":{\"dtype\":\"";
     out += dtype_name(tensors[i].type);
     out += "\",\"shape\":[";
     for (std::size_t d = 0; d < tensors[i].shape.size(); ++d) {
       if (d) out += ',';
-      detail::append_uint(out, tensors[i].shape[d]);
+      append_uint(out, tensors[i].shape[d]);
     }
     out += "],\"sha256\":\"";
     out += to_hex(digests[i]);
@@ -209,7 +209,7 @@ inline result<std::vector<sha256_digest>> sealed_digests(const reader& r) {
   out.reserve(r.tensors().size());
   for (const tensor_info& t : r.tensors()) {
     const seal_entry* e = s->find(t.name);
-    auto who = "tensor " + detail::quote_name(t.name);
+    auto who = "tensor " + quote_name(t.name);
     if (!e) return make_error(errc::invalid_seal, who + " is not in the seal (added after sealing?)").in(r.source());
     if (e->type != t.type || !std::equal(e->shape.begin(), e->shape.end(), t.shape.begin(), t.shape.end()))
       return make_error(errc::invalid_seal, who + ": dtype or shape differs from the sealed one (sealed as " +
@@ -220,7 +220,7 @@ inline result<std::vector<sha256_digest>> sealed_digests(const reader& r) {
   if (s->entries().size() != r.tensors().size()) {
     for (const seal_entry& e : s->entries())
       if (!r.find(e.name))
-        return make_error(errc::invalid_seal, "tensor " + detail::quote_name(e.name) +
+        return make_error(errc::invalid_seal, "tensor " + quote_name(e.name) +
                                                   " is sealed but not in the file (removed after sealing?)")
             .in(r.source());
   }

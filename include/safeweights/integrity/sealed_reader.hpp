@@ -107,7 +107,7 @@ class sealed_reader {
   }
 
   error mismatch(const tensor_info& info, const sha256_digest* actual = nullptr) const {
-    std::string msg = "tensor " + detail::quote_name(info.name) + ": bytes do not match the seal (sha256 ";
+    std::string msg = "tensor " + quote_name(info.name) + ": bytes do not match the seal (sha256 ";
     if (actual) msg += to_hex(*actual) + ", ";
     msg += "sealed " + to_hex(state_->sealed[index_of(info)]) + ")";
     return make_error(errc::digest_mismatch, std::move(msg)).in(reader_.source());

@@ -12,11 +12,11 @@
 #include <functional>
 #include <string>
 
-#include "safeweights/detail/output_sink.hpp"
 #include "safeweights/integrity/ed25519_key.hpp"
 #include "safeweights/integrity/file_digest.hpp"
 #include "safeweights/integrity/signature_file.hpp"
 #include "safeweights/io/atomic_file.hpp"
+#include "safeweights/io/output_sink.hpp"
 #include "safeweights/io/reader.hpp"
 
 namespace safeweights {
@@ -85,7 +85,7 @@ inline result<signature_record> sign_file(const std::string& path, const ed25519
   auto out = atomic_file::create(sig_path);
   if (!out) return std::move(out).error_value();
   std::string text = rec->text();
-  detail::fd_sink sink(out->fd());
+  fd_sink sink(out->fd());
   if (auto w = sink.write(std::as_bytes(std::span(text.data(), text.size()))); !w) return std::move(w).error_value().in(sig_path);
   if (auto f = sink.flush(); !f) return std::move(f).error_value().in(sig_path);
   if (auto c = out->commit(); !c) return std::move(c).error_value();

@@ -29,14 +29,40 @@
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
-namespace detail {
 
+// The directory holding `path` ("." for a bare name): where its temporary
+// goes and which directory is synced after the rename.
 inline std::string parent_dir(const std::string& path) {
   auto slash = path.find_last_of('/');
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";
   return path.substr(0, slash);
 }
+
+namespace detail {
+inline constexpr std::string_view temporary_marker = ".tmp-";
+inline constexpr std::size_t name_max = 255;
+// What a temporary's name adds to its output's: the leading '.', the marker, six random characters.
+inline constexpr std::size_t temporary_extra = 1 + temporary_marker.size() + 6;
+}  // namespace detail
+
+// The temporary's name for an output named `base`, ending in "XXXXXX" for
+// mkostemp to fill: hidden, marked, and never over the name limit, even when
+// `base` is at it.
+inline std::string temporary_name(std::string_view base) {
+  if (base.size() + detail::temporary_extra > detail::name_max) {
+    base = base.substr(0, detail::name_max - detail::temporary_extra);
+    while (!base.empty() && (static_cast<unsigned char>(base.back()) & 0xC0) == 0x80) base.remove_suffix(1);
+    if (!base.empty() && static_cast<unsigned char>(base.back()) >= 0xC0) base.remove_suffix(1);  // a cut lead byte
+  }
+  std::string name = ".";
+  name += base;
+  name += detail::temporary_marker;
+  name += "XXXXXX";
+  return name;
+}
+
+namespace detail {
 
 // The mode a new file gets from open(..., 0666): 0666 minus the umask, read
 // without changing it (umask() would race with other threads).
@@ -46,27 +72,6 @@ inline mode_t new_file_mode() {
   while (std::getline(status, line))
     if (line.rfind("Umask:", 0) == 0) return static_cast<mode_t>(0666 & ~std::strtoul(line.c_str() + 6, nullptr, 8));
   return 0644;
-}
-
-inline constexpr std::string_view temporary_marker = ".tmp-";
-inline constexpr std::size_t name_max = 255;
-// What a temporary's name adds to its output's: the leading '.', the marker, six random characters.
-inline constexpr std::size_t temporary_extra = 1 + temporary_marker.size() + 6;
-
-// The temporary's name for an output named `base`, ending in "XXXXXX" for
-// mkostemp to fill: hidden, marked, and never over the name limit, even when
-// `base` is at it.
-inline std::string temporary_name(std::string_view base) {
-  if (base.size() + temporary_extra > name_max) {
-    base = base.substr(0, name_max - temporary_extra);
-    while (!base.empty() && (static_cast<unsigned char>(base.back()) & 0xC0) == 0x80) base.remove_suffix(1);
-    if (!base.empty() && static_cast<unsigned char>(base.back()) >= 0xC0) base.remove_suffix(1);  // a cut lead byte
-  }
-  std::string name = ".";
-  name += base;
-  name += temporary_marker;
-  name += "XXXXXX";
-  return name;
 }
 
 inline bool looks_temporary(std::string_view name) {
@@ -94,7 +99,7 @@ class atomic_file {
     auto slash = path.find_last_of('/');
     std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
     if (base.empty()) return make_error(errc::invalid_argument, path + ": not a file name");
-    f.temp_ = detail::parent_dir(path) + "/" + detail::temporary_name(base);
+    f.temp_ = parent_dir(path) + "/" + temporary_name(base);
     int fd = -1;
     f.listing_ = listed_temporary::created(f.temp_, listed_temporary::kind::file, [&] {
       fd = ::mkostemp(f.temp_.data(), O_CLOEXEC);
@@ -158,7 +163,7 @@ class atomic_file {
     if (::rename(temp_.c_str(), target_.c_str()) != 0) return fail("cannot rename into place");
     temp_.clear();
     listing_.release();
-    int dir = ::open(detail::parent_dir(target_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dir = ::open(parent_dir(target_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir >= 0) {
       ::fsync(dir);  // best effort: the rename is done either way
       ::close(dir);

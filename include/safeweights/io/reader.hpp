@@ -10,69 +10,26 @@
 // file costs what opening a 1 KiB one with the same header costs.
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
-#include <atomic>
-#include <cstring>
 #include <memory>
 #include <string>
-#include <system_error>
-#include <thread>
 #include <vector>
 
-#include "safeweights/format/parse_header.hpp"
+#include "safeweights/detail/padded_buffer.hpp"
+#include "safeweights/format/header/length_prefix.hpp"
+#include "safeweights/format/header/parse_header.hpp"
+#include "safeweights/format/header/tuning.hpp"
 #include "safeweights/format/slice_layout.hpp"
 #include "safeweights/io/file_handle.hpp"
 #include "safeweights/io/loaded_tensors.hpp"
 #include "safeweights/io/mapping.hpp"
+#include "safeweights/io/reader_state.hpp"
 #include "safeweights/io/tensor_view.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
-namespace detail {
-
-struct reader_state {
-  std::string source;  // the path, or a caller's label for a buffer
-  io_mode mode = io_mode::mmap;
-  bool shrink_safe = false;  // read_options::shrink_safe: copies come by pread, never from the mapping
-  file_handle file;    // unset for a buffer
-  mapping map;         // unset for pread mode and buffers
-  std::span<const std::byte> bytes;  // the whole file, where it is in memory
-  std::uint64_t file_size = 0;
-  header_index index;
-  // What was fetched from the file by pread (all of it in io_mode::pread):
-  // bytes and calls, for the callers who account for I/O per process.
-  mutable std::atomic<std::uint64_t> bytes_fetched{0};
-  mutable std::atomic<std::uint64_t> fetch_calls{0};
-};
-
-inline std::uint64_t read_le64(const unsigned char* p) noexcept {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
-// Checks the length prefix against the file size and the options; returns N.
-inline result<std::uint64_t> check_prefix(const unsigned char* prefix, std::uint64_t file_size,
-                                          const read_options& options) {
-  std::uint64_t n = read_le64(prefix);
-  // Past the limit and past the end of the file, the 8 bytes are not a length
-  // at all (text, a zip, a pickle): their value as a number would only mislead.
-  if (n > options.max_header_bytes && n > file_size - 8)
-    return make_error(errc::header_too_large,
-                      "not a safetensors file: its first 8 bytes are not a plausible header length (over the " +
-                          std::to_string(options.max_header_bytes) + "-byte limit and past the end of the file)");
-  if (n > options.max_header_bytes)
-    return make_error(errc::header_too_large, "length prefix " + std::to_string(n) + " is over the limit of " +
-                                                  std::to_string(options.max_header_bytes) + " bytes");
-  if (n > file_size - 8)
-    return make_error(errc::header_length_exceeds_file, "length prefix " + std::to_string(n) +
-                                                            " runs past the end of the file (" +
-                                                            std::to_string(file_size) + " bytes)");
-  return n;
-}
-
-}  // namespace detail
-
 class reader;
 namespace detail {
 // `reader::open(path)->tensors()` would dangle with the temporary result; its
@@ -107,15 +64,14 @@ class reader {
     state->source = std::move(label);
     state->bytes = bytes;
     state->file_size = bytes.size();
-    if (bytes.size() < 8)
-      return make_error(errc::header_too_small, "file is " + std::to_string(bytes.size()) +
-                                                    " bytes, shorter than the 8-byte length prefix")
-          .in(state->source);
-    auto n = detail::check_prefix(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), options);
+    auto n = check_length_prefix(
+        {reinterpret_cast<const unsigned char*>(bytes.data()), std::min<std::size_t>(bytes.size(), 8)}, bytes.size(),
+        options);
     if (!n) return std::move(n).error_value().in(state->source);
-    auto index = detail::parse_header_in_place(
+    const std::uint64_t data_bytes = bytes.size() - 8 - *n;
+    auto index = parse_header(
         std::string_view(reinterpret_cast<const char*>(bytes.data()) + 8, static_cast<std::size_t>(*n)),
-        static_cast<std::size_t>(bytes.size() - 8 - *n), bytes.size() - 8 - *n, options);
+        static_cast<std::size_t>(data_bytes), data_bytes, options, caller_keeps_alive(bytes.data()));
     if (!index) return std::move(index).error_value().in(state->source);
     state->index = std::move(*index);
     return reader(std::move(state));
@@ -153,7 +109,7 @@ class reader {
   // `info` must come from this reader's tensors().
   result<tensor_view> tensor(const tensor_info& info) const {
     if (!state_->bytes.empty() || state_->file_size == 0 || info.byte_size() == 0)
-      return tensor_view(&info, in_memory(info), state_);
+      return tensor_view(&info, state_->in_memory(info), state_);
     struct holder {
       std::shared_ptr<const detail::reader_state> state;
       aligned_buffer buffer;
@@ -167,32 +123,81 @@ class reader {
   // Copies one tensor's bytes into `dst`, which must be exactly its size.
   result<void> read_into(const tensor_info& info, std::span<std::byte> dst) const {
     if (dst.size() != info.byte_size())
-      return make_error(errc::invalid_argument, "tensor " + detail::quote_name(info.name) + " is " +
+      return make_error(errc::invalid_argument, "tensor " + quote_name(info.name) + " is " +
                                                     std::to_string(info.byte_size()) + " bytes, buffer is " +
                                                     std::to_string(dst.size()))
           .in(source());
     if (dst.empty()) return {};
-    return read_range(dst.data(), dst.size(), info.begin);
+    return state_->read_range(dst.data(), dst.size(), info.begin);
   }
 
-  // Slices (format/slice_layout.hpp says where their bytes lie; the
-  // definitions are in io/reader_slices.hpp). A slice as a view: zero-copy
-  // when its bytes are contiguous and in memory, otherwise an owned copy of
-  // exactly its bytes. The view's info() carries the slice's shape.
-  result<tensor_view> slice(const tensor_info& info, slice_spec spec) const;
-  result<tensor_view> slice(std::string_view name, slice_spec spec) const;
+  // Slices (format/slice_layout.hpp says where their bytes lie). A slice
+  // never reads outside itself: in memory its runs are copied from the
+  // mapping, touching only their pages; in io_mode::pread each run is fetched
+  // exactly, and runs that touch in the file go in one preadv.
+  // As a view: zero-copy when its bytes are contiguous and in memory,
+  // otherwise an owned copy of exactly its bytes; the view's info() carries
+  // the slice's shape.
+  result<tensor_view> slice(const tensor_info& info, slice_spec spec) const {
+    auto layout = plan_slice(info, spec);
+    if (!layout) return std::move(layout).error_value().in(source());
+    // The view's own tensor_info (the slice's shape), kept beside its bytes.
+    struct holder {
+      std::shared_ptr<const detail::reader_state> state;
+      std::vector<std::uint64_t> shape;
+      tensor_info info;
+      aligned_buffer copy;
+    };
+    auto h = std::make_shared<holder>();
+    h->state = state_;
+    h->shape = std::move(layout->shape);
+    h->info = info;
+    h->info.shape = h->shape;
+    h->info.elements = layout->elements;
+    h->info.begin = info.begin + layout->offset;
+    h->info.end = h->info.begin + layout->bytes();
+    if (layout->contiguous() && (state_->mode == io_mode::mmap || !state_->file)) {
+      std::span<const std::byte> bytes;
+      if (layout->bytes())
+        bytes = state_->bytes.subspan(static_cast<std::size_t>(state_->index.data_offset() + h->info.begin),
+                                      static_cast<std::size_t>(layout->bytes()));
+      const tensor_info* p = &h->info;
+      return tensor_view(p, bytes, std::move(h));
+    }
+    h->copy = aligned_buffer(static_cast<std::size_t>(layout->bytes()));
+    if (auto r = read_slice(info, spec, h->copy.bytes()); !r) return std::move(r).error_value();
+    std::span<const std::byte> bytes = h->copy.bytes();
+    const tensor_info* p = &h->info;
+    return tensor_view(p, bytes, std::move(h));
+  }
+
+  result<tensor_view> slice(std::string_view name, slice_spec spec) const {
+    const tensor_info* info = find(name);
+    if (!info) return not_found(name);
+    return slice(*info, spec);
+  }
+
   // Copies a slice into `dst` (exactly its bytes), reading only those bytes.
-  result<void> read_slice(const tensor_info& info, slice_spec spec, std::span<std::byte> dst) const;
+  result<void> read_slice(const tensor_info& info, slice_spec spec, std::span<std::byte> dst) const {
+    auto layout = plan_slice(info, spec);
+    if (!layout) return std::move(layout).error_value().in(source());
+    if (dst.size() != layout->bytes())
+      return make_error(errc::invalid_argument, "slice of tensor " + quote_name(info.name) + " is " +
+                                                    std::to_string(layout->bytes()) + " bytes, buffer is " +
+                                                    std::to_string(dst.size()))
+          .in(source());
+    std::vector<byte_range> runs(static_cast<std::size_t>(layout->runs));
+    for (std::size_t k = 0; k < runs.size(); ++k)
+      runs[k] = byte_range{info.begin + layout->offset + k * layout->stride, layout->run_bytes,
+                           dst.data() + k * layout->run_bytes};
+    return read_ranges(runs);
+  }
 
   // Byte ranges of the data section, each copied to its own destination. In
   // io_mode::pread ranges that touch in the file are fetched by one call
   // (preadv into their destinations); nothing outside the ranges is read.
-  struct byte_range {
-    std::uint64_t offset = 0;  // from the start of the data section
-    std::uint64_t size = 0;
-    std::byte* dst = nullptr;
-  };
-  result<void> read_ranges(std::span<const byte_range> ranges) const;
+  using byte_range = safeweights::byte_range;
+  result<void> read_ranges(std::span<const byte_range> ranges) const { return state_->read_ranges(ranges); }
 
   // Bytes and read calls fetched from the file by pread so far.
   std::uint64_t bytes_fetched() const noexcept { return state_->bytes_fetched.load(std::memory_order_relaxed); }
@@ -231,11 +236,11 @@ class reader {
         loaded_tensors::storage{state_, aligned_buffer(static_cast<std::size_t>(total))});
     std::byte* base = owner->buffer.data();
     if (whole) {
-      auto r = read_range_parallel(base, total, 0);
+      auto r = state_->read_range_parallel(base, total, 0);
       if (!r) return std::move(r).error_value();
     } else {
       for (std::size_t i = 0; i < chosen.size(); ++i) {
-        auto r = read_range(base + place[i], chosen[i]->byte_size(), chosen[i]->begin);
+        auto r = state_->read_range(base + place[i], chosen[i]->byte_size(), chosen[i]->begin);
         if (!r) return std::move(r).error_value();
       }
     }
@@ -255,142 +260,71 @@ class reader {
     return open_impl(std::move(*file), path, options);
   }
 
+  // The one open path: the header's text is obtained (read into a buffer,
+  // or where it lies in the mapping), then parsed once.
   static result<reader> open_impl(file_handle file, const std::string& path, const read_options& options) {
+    namespace tuning = detail::header_tuning;
     auto state = std::make_shared<detail::reader_state>();
     state->source = path;
     state->mode = options.mode;
     state->shrink_safe = options.shrink_safe;
     state->file = std::move(file);
     state->file_size = state->file.size();
-    if (state->file_size < 8)
-      return make_error(errc::header_too_small, "file is " + std::to_string(state->file_size) +
-                                                    " bytes, shorter than the 8-byte length prefix");
-    // One read for the prefix and, in most files, the whole header, into
-    // the buffer the header is parsed in; a larger header costs a second
-    // read for the rest (and a copy, unless it is parsed in the mapping).
-    constexpr std::size_t first_read = 16384;
-    const auto got = static_cast<std::size_t>(std::min<std::uint64_t>(state->file_size, first_read));
-    detail::padded_buffer json(got - 8, 8);
-    auto* head = reinterpret_cast<unsigned char*>(json.data() - 8);
+    // One read for the prefix and, in most files, the whole header, into the
+    // buffer the header is parsed in.
+    const auto got = static_cast<std::size_t>(std::min<std::uint64_t>(state->file_size, tuning::first_read_bytes));
+    auto buffer = std::make_shared<detail::padded_buffer>(got > 8 ? got - 8 : 0, 8);
+    auto* head = reinterpret_cast<unsigned char*>(buffer->data() - 8);
     if (auto r = state->file.read_exact(head, got, 0); !r) return std::move(r).error_value();
-    auto n = detail::check_prefix(head, state->file_size, options);
+    auto n = check_length_prefix({head, got}, state->file_size, options);
     if (!n) return std::move(n).error_value();
-    if (options.mode == io_mode::mmap && !options.shrink_safe && *n > in_place_header_bytes)
-      return open_in_place(std::move(state), *n, options);
-    if (*n <= json.size()) {
-      json.shrink(static_cast<std::size_t>(*n));
-    } else {
-      detail::padded_buffer whole(static_cast<std::size_t>(*n));
-      std::memcpy(whole.data(), json.data(), json.size());
-      if (auto r = state->file.read_exact(whole.data() + json.size(), whole.size() - json.size(), 8 + json.size()); !r)
-        return std::move(r).error_value();
-      json = std::move(whole);
-    }
-    auto index = parse_header(std::move(json), state->file_size - 8 - *n, options);
-    if (!index) return std::move(index).error_value();
-    state->index = std::move(*index);
-    if (options.random_access) ::posix_fadvise(state->file.fd(), 0, 0, POSIX_FADV_RANDOM);  // a hint only
     if (options.mode == io_mode::mmap) {
       auto m = mapping::map(state->file);
       if (!m) return std::move(m).error_value();
-      state->map = std::move(*m);
-      if (options.random_access) state->map.advise_random();
-      state->bytes = state->map.bytes();
+      state->map = std::make_shared<const mapping>(std::move(*m));
+      state->bytes = state->map->bytes();
     }
-    return reader(std::move(state));
-  }
-
-  // Headers larger than this are parsed where they lie in the mapping.
-  // Smaller ones are cheaper to copy with one pread into warm memory than
-  // to fault into the mapping (and unmap again); larger ones cost more to
-  // copy, and a fresh process pays for every page of the copy.
-  static constexpr std::uint64_t in_place_header_bytes = std::uint64_t{64} << 10;
-
-  // Maps the file and parses the header of `n` bytes in the mapping: no
-  // copy. Past the end of the file the last page reads as zeros, which is
-  // what the parser may overread.
-  static result<reader> open_in_place(std::shared_ptr<detail::reader_state> state, std::uint64_t n,
-                                      const read_options& options) {
-    auto m = mapping::map(state->file);
-    if (!m) return std::move(m).error_value();
-    state->map = std::move(*m);
-    state->bytes = state->map.bytes();
-    static const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-    std::uint64_t mapped = (state->file_size + page - 1) / page * page;
-    auto index = detail::parse_header_in_place(
-        std::string_view(reinterpret_cast<const char*>(state->bytes.data()) + 8, static_cast<std::size_t>(n)),
-        static_cast<std::size_t>(mapped - 8 - n), state->file_size - 8 - n, options);
+    std::string_view text;
+    std::size_t readable_after = 0;
+    std::shared_ptr<const void> text_owner;
+    if (state->map && !options.shrink_safe && *n > tuning::in_place_above_bytes) {
+      // Where it lies: past the end of the file the last page reads as zeros.
+      static const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+      const std::uint64_t mapped = (state->file_size + page - 1) / page * page;
+      text = std::string_view(reinterpret_cast<const char*>(state->bytes.data()) + 8, static_cast<std::size_t>(*n));
+      readable_after = static_cast<std::size_t>(mapped - 8 - *n);
+      text_owner = state->map;
+    } else {
+      if (*n > buffer->size()) {  // the rest of a large header
+        auto whole = std::make_shared<detail::padded_buffer>(static_cast<std::size_t>(*n));
+        std::memcpy(whole->data(), buffer->data(), buffer->size());
+        if (auto r = state->file.read_exact(whole->data() + buffer->size(), whole->size() - buffer->size(),
+                                            8 + buffer->size());
+            !r)
+          return std::move(r).error_value();
+        buffer = std::move(whole);
+      }
+      buffer->shrink(static_cast<std::size_t>(*n));
+      text = std::string_view(buffer->data(), buffer->size());
+      readable_after = buffer->readable_after();
+      text_owner = std::move(buffer);
+    }
+    auto index = parse_header(text, readable_after, state->file_size - 8 - *n, options, std::move(text_owner));
     if (!index) return std::move(index).error_value();
     state->index = std::move(*index);
     if (options.random_access) {  // hints only
       ::posix_fadvise(state->file.fd(), 0, 0, POSIX_FADV_RANDOM);
-      state->map.advise_random();
+      if (state->map) state->map->advise_random();
     }
     return reader(std::move(state));
   }
 
-  std::span<const std::byte> in_memory(const tensor_info& info) const noexcept {
-    if (info.byte_size() == 0) return {};
-    return state_->bytes.subspan(static_cast<std::size_t>(state_->index.data_offset() + info.begin),
-                                 static_cast<std::size_t>(info.byte_size()));
-  }
-
-  // Copies data-section bytes [at, at + n) to dst: pread from the file when
-  // there is one (faster than faulting the mapping in), memcpy otherwise.
-  result<void> read_range(std::byte* dst, std::uint64_t n, std::uint64_t at) const {
-    if (n == 0) return {};
-    if (state_->file) {
-      auto r = state_->file.read_exact(dst, static_cast<std::size_t>(n), state_->index.data_offset() + at);
-      if (!r) return std::move(r).error_value().in(source());
-      state_->bytes_fetched.fetch_add(n, std::memory_order_relaxed);
-      state_->fetch_calls.fetch_add(1, std::memory_order_relaxed);
-      return {};
-    }
-    std::memcpy(dst, state_->bytes.data() + state_->index.data_offset() + at, static_cast<std::size_t>(n));
-    return {};
-  }
-
-  // read_range split over up to 4 threads for large reads: copying from the
-  // page cache and first-touching fresh memory both scale with cores. Pieces
-  // start on 2 MiB boundaries of `dst`, so no huge page is shared.
-  result<void> read_range_parallel(std::byte* dst, std::uint64_t n, std::uint64_t at) const {
-    constexpr std::uint64_t piece_unit = std::uint64_t{2} << 20, threshold = std::uint64_t{64} << 20;
-    const unsigned cores = std::thread::hardware_concurrency();
-    const unsigned k = n < threshold || cores < 2 ? 1 : std::min(cores, 4u);
-    if (k == 1) return read_range(dst, n, at);
-    const std::uint64_t piece = (n / k + piece_unit - 1) / piece_unit * piece_unit;
-    std::vector<result<void>> results(k);
-    std::vector<std::thread> threads;
-    for (unsigned i = 1; i < k; ++i) {
-      std::uint64_t from = std::min(n, piece * i), to = std::min(n, piece * (i + 1));
-      auto work = [this, &results, dst, at, from, to, i] { results[i] = read_range(dst + from, to - from, at + from); };
-      try {
-        threads.emplace_back(work);
-      } catch (const std::system_error&) {
-        work();  // no thread to be had: this one does it
-      }
-    }
-    results[0] = read_range(dst, std::min(n, piece), at);
-    for (std::thread& t : threads) t.join();
-    for (auto& r : results)
-      if (!r) return std::move(r).error_value();
-    return {};
-  }
-
   error not_found(std::string_view name) const {
-    return make_error(errc::tensor_not_found, "no tensor " + detail::quote_name(name)).in(source());
+    return make_error(errc::tensor_not_found, "no tensor " + quote_name(name)).in(source());
   }
 
   std::shared_ptr<const detail::reader_state> state_;
 };
-
-SAFEWEIGHTS_INLINE_NAMESPACE_END
-}  // namespace safeweights
-
-#include "safeweights/io/reader_slices.hpp"
-
-namespace safeweights {
-SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 
 // The throwing convenience layer.
 inline reader open(const std::string& path, const read_options& options = {}) {

@@ -24,8 +24,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "safeweights/detail/header_builder.hpp"
 #include "safeweights/format/elements.hpp"
+#include "safeweights/format/printable.hpp"
 #include "safeweights/format/tensor_info.hpp"
 #include "safeweights/io/aligned_buffer.hpp"
 
@@ -137,7 +137,7 @@ class tensor_view {
     const dtype t = type();
     const bool convertible = is_float_type(t) && t != dtype::C64 && byte_width(t) != 0;
     if (!convertible)
-      return make_error(errc::dtype_mismatch, "tensor " + detail::quote_name(info_->name) + " is " +
+      return make_error(errc::dtype_mismatch, "tensor " + quote_name(info_->name) + " is " +
                                                   std::string(dtype_name(t)) +
                                                   ", not a float type to_floats() converts (F64, F32, F16, BF16, F8_*)");
     std::vector<float> out(static_cast<std::size_t>(info_->elements));
@@ -164,7 +164,7 @@ class tensor_view {
   error check_view() const {
     if (auto e = check_type<T>(); e.code != errc::ok) return e;
     if (reinterpret_cast<std::uintptr_t>(bytes_.data()) % alignof(T) != 0)
-      return make_error(errc::misaligned_view, "tensor " + detail::quote_name(info_->name) +
+      return make_error(errc::misaligned_view, "tensor " + quote_name(info_->name) +
                                                    ": data is not aligned for " + std::string(dtype_name(type())) +
                                                    "; use typed() for a copy");
     return {};
@@ -173,7 +173,7 @@ class tensor_view {
   template <class T>
   error check_type() const {
     if (dtype_of_v<T> != type())
-      return make_error(errc::dtype_mismatch, "tensor " + detail::quote_name(info_->name) + " is " +
+      return make_error(errc::dtype_mismatch, "tensor " + quote_name(info_->name) + " is " +
                                                   std::string(dtype_name(type())) + ", not " +
                                                   std::string(dtype_name(dtype_of_v<T>)));
     if constexpr (std::is_same_v<T, bool>) return check_bool_bytes();
@@ -184,7 +184,7 @@ class tensor_view {
     for (std::size_t i = 0; i < bytes_.size(); ++i) {
       auto b = std::to_integer<unsigned>(bytes_[i]);
       if (b > 1)
-        return make_error(errc::invalid_bool, "tensor " + detail::quote_name(info_->name) + ": BOOL element " +
+        return make_error(errc::invalid_bool, "tensor " + quote_name(info_->name) + ": BOOL element " +
                                                   std::to_string(i) + " is the byte " + std::to_string(b) +
                                                   ", not 0 or 1 (bytes() gives the raw values)");
     }

@@ -16,15 +16,15 @@
 #include <utility>
 #include <vector>
 
-#include "safeweights/detail/checked.hpp"
-#include "safeweights/detail/header_builder.hpp"
-#include "safeweights/detail/json_writer.hpp"
 #include "safeweights/detail/name_table.hpp"
-#include "safeweights/detail/output_sink.hpp"
+#include "safeweights/detail/padded_buffer.hpp"
 #include "safeweights/format/elements.hpp"
 #include "safeweights/format/read_options.hpp"
 #include "safeweights/io/atomic_file.hpp"
+#include "safeweights/io/output_sink.hpp"
 #include "safeweights/io/tensor_view.hpp"
+#include "safeweights/util/checked.hpp"
+#include "safeweights/util/json_text.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
@@ -51,7 +51,7 @@ class writer {
     auto size = checked_size(name, type, shape);
     if (!size) return std::move(size).error_value();
     if (*size != bytes.size())
-      return make_error(errc::size_mismatch, "tensor " + detail::quote_name(name) + ": shape and dtype need " +
+      return make_error(errc::size_mismatch, "tensor " + quote_name(name) + ": shape and dtype need " +
                                                  std::to_string(*size) + " bytes, " +
                                                  std::to_string(bytes.size()) + " given");
     return push(entry{std::move(name), type, std::move(shape), *size, bytes, {}});
@@ -75,13 +75,13 @@ class writer {
     const std::span<const float> values(std::ranges::data(floats), std::ranges::size(floats));
     if (type == dtype::F32) return add(std::move(name), type, std::move(shape), std::as_bytes(values));
     if (type != dtype::F64 && type != dtype::F16 && type != dtype::BF16)
-      return make_error(errc::invalid_argument, "tensor " + detail::quote_name(name) + ": floats are written as F32, "
+      return make_error(errc::invalid_argument, "tensor " + quote_name(name) + ": floats are written as F32, "
                                                 "F64, F16 or BF16, not " + std::string(dtype_name(type)));
     auto size = checked_size(name, type, shape);
     if (!size) return std::move(size).error_value();
     const std::size_t width = byte_width(type);
     if (*size / width != values.size())
-      return make_error(errc::size_mismatch, "tensor " + detail::quote_name(name) + ": shape needs " +
+      return make_error(errc::size_mismatch, "tensor " + quote_name(name) + ": shape needs " +
                                                  std::to_string(*size / width) + " values, " +
                                                  std::to_string(values.size()) + " given");
     return push(entry{std::move(name), type, std::move(shape), *size, {}, {}, values});
@@ -97,7 +97,7 @@ class writer {
   result<void> add_stream(std::string name, dtype type, std::vector<std::uint64_t> shape, chunk_source source) {
     auto size = checked_size(name, type, shape);
     if (!size) return std::move(size).error_value();
-    if (!source) return make_error(errc::invalid_argument, "tensor " + detail::quote_name(name) + ": no source");
+    if (!source) return make_error(errc::invalid_argument, "tensor " + quote_name(name) + ": no source");
     return push(entry{std::move(name), type, std::move(shape), *size, {}, std::move(source)});
   }
 
@@ -125,13 +125,13 @@ class writer {
     if (has_metadata_) {
       for (const auto& [key, value] : metadata_)
         if (!simdjson::validate_utf8(key.data(), key.size()) || !simdjson::validate_utf8(value.data(), value.size()))
-          return make_error(errc::invalid_argument, "metadata " + detail::quote_name(key) + ": key or value is not UTF-8");
+          return make_error(errc::invalid_argument, "metadata " + quote_name(key) + ": key or value is not UTF-8");
       json += "\"__metadata__\":{";
       for (std::size_t i = 0; i < metadata_.size(); ++i) {
         if (i) json += ',';
-        detail::append_json_string(json, metadata_[i].first);
+        append_json_string(json, metadata_[i].first);
         json += ':';
-        detail::append_json_string(json, metadata_[i].second);
+        append_json_string(json, metadata_[i].second);
       }
       json += '}';
     }
@@ -140,20 +140,20 @@ class writer {
     for (const entry* e : canonical_order()) {
       if (!first) json += ',';
       first = false;
-      detail::append_json_string(json, e->name);
+      append_json_string(json, e->name);
       json += ":{\"dtype\":\"";
       json += dtype_name(e->type);
       json += "\",\"shape\":[";
       for (std::size_t d = 0; d < e->shape.size(); ++d) {
         if (d) json += ',';
-        detail::append_uint(json, e->shape[d]);
+        append_uint(json, e->shape[d]);
       }
       json += "],\"data_offsets\":[";
-      detail::append_uint(json, offset);
+      append_uint(json, offset);
       json += ',';
-      if (!detail::checked_add(offset, e->size, offset))
+      if (!checked_add(offset, e->size, offset))
         return make_error(errc::size_overflow, "tensors add up to more than 2^64 bytes");
-      detail::append_uint(json, offset);
+      append_uint(json, offset);
       json += "]}";
     }
     json += '}';
@@ -173,7 +173,7 @@ class writer {
   result<void> write_file(const std::string& path, const write_options& options = {}) const {
     auto file = atomic_file::create(path);
     if (!file) return std::move(file).error_value();
-    detail::fd_sink sink(file->fd());
+    fd_sink sink(file->fd());
     if (auto r = write_to(sink, options); !r) return std::move(r).error_value().in(path);
     if (auto r = sink.flush(); !r) return std::move(r).error_value().in(path);
     return file->commit();
@@ -181,7 +181,7 @@ class writer {
 
   // The whole file in memory.
   result<std::vector<std::byte>> serialize(const write_options& options = {}) const {
-    detail::vector_sink sink;
+    vector_sink sink;
     if (auto r = write_to(sink, options); !r) return std::move(r).error_value();
     return std::move(sink.bytes);
   }
@@ -202,13 +202,13 @@ class writer {
     if (name == "__metadata__")
       return make_error(errc::invalid_argument, "`__metadata__` is reserved and cannot name a tensor");
     if (!simdjson::validate_utf8(name.data(), name.size()))
-      return make_error(errc::invalid_argument, "tensor " + detail::quote_name(name) + ": name is not UTF-8");
-    auto elements = detail::element_count(shape);
+      return make_error(errc::invalid_argument, "tensor " + quote_name(name) + ": name is not UTF-8");
+    auto elements = element_count(shape);
     std::uint64_t bits = 0;
-    if (!elements || !detail::checked_mul(*elements, bit_width(type), bits))
-      return make_error(errc::size_overflow, "tensor " + detail::quote_name(name) + ": size overflows 64 bits");
+    if (!elements || !checked_mul(*elements, bit_width(type), bits))
+      return make_error(errc::size_overflow, "tensor " + quote_name(name) + ": size overflows 64 bits");
     if (bits % 8 != 0)
-      return make_error(errc::subbyte_misaligned, "tensor " + detail::quote_name(name) + ": " +
+      return make_error(errc::subbyte_misaligned, "tensor " + quote_name(name) + ": " +
                                                       std::to_string(*elements) + " elements of " +
                                                       std::string(dtype_name(type)) + " are not whole bytes");
     return bits / 8;
@@ -222,7 +222,7 @@ class writer {
     if (names_.insert(entries_.back().name, k, name_of) != detail::name_table::empty) {
       std::string name = std::move(entries_.back().name);
       entries_.pop_back();
-      return make_error(errc::duplicate_key, "tensor " + detail::quote_name(name) + " added twice");
+      return make_error(errc::duplicate_key, "tensor " + quote_name(name) + " added twice");
     }
     return {};
   }
@@ -263,7 +263,7 @@ class writer {
         std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), e->size - done));
         std::size_t got = e->source(std::span(chunk.data(), want));
         if (got == 0 || got > want)
-          return make_error(errc::stream_failed, "tensor " + detail::quote_name(e->name) + ": source " +
+          return make_error(errc::stream_failed, "tensor " + quote_name(e->name) + ": source " +
                                                      (got == 0 ? "stopped" : "overran its buffer") + " after " +
                                                      std::to_string(done) + " of " + std::to_string(e->size) +
                                                      " bytes");

@@ -10,17 +10,20 @@
 // name with "transformer." and may hold the old causal-mask buffers
 // h.N.attn.bias and h.N.attn.masked_bias (and a tied lm_head.weight), which
 // are ignored. The sizes come from the shapes; the head count from the
-// caller or the metadata key n_head.
+// caller or the metadata key n_head. gpt2_checkpoint_layout lists the
+// tensors for a config, from the module itself.
 #pragma once
 
 #include <charconv>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
+#include "safeweights/io/checkpoint.hpp"
 #include "safeweights/kernels/activations.hpp"
-#include "safeweights/nn/checkpoint.hpp"
 #include "safeweights/nn/layers/causal_self_attention.hpp"
 #include "safeweights/nn/layers/conv1d.hpp"
 #include "safeweights/nn/layers/embedding.hpp"
@@ -80,7 +83,7 @@ class gpt2_block : public module {
   gpt2_mlp mlp;
 };
 
-namespace detail {
+namespace internal {
 
 // What every GPT-2 forward shares, around its blocks: token plus position
 // embeddings for the positions after `length`, `blocks(x, rows)` on them in
@@ -130,7 +133,7 @@ std::vector<std::int64_t> gpt2_generate(const Model& model, std::span<const std:
   return out;
 }
 
-}  // namespace detail
+}  // namespace internal
 
 class gpt2 : public module {
  public:
@@ -161,7 +164,7 @@ class gpt2 : public module {
 
   // Runs `tokens` after the session's; returns the logits at the last of them [vocab].
   std::vector<float> forward(session& s, std::span<const std::int64_t> tokens) const {
-    return detail::gpt2_forward(config_, wte, wpe, ln_f, s.length, tokens, [&](float* x, std::size_t rows) {
+    return internal::gpt2_forward(config_, wte, wpe, ln_f, s.length, tokens, [&](float* x, std::size_t rows) {
       for (std::size_t i = 0; i < h.size(); ++i) h[i].forward_rows(x, rows, s.caches[i]);
     });
   }
@@ -170,11 +173,11 @@ class gpt2 : public module {
   // given, receives the logits at the prompt's last position.
   std::vector<std::int64_t> generate(std::span<const std::int64_t> prompt, std::size_t count,
                                      std::vector<float>* prompt_logits = nullptr) const {
-    return detail::gpt2_generate(*this, prompt, count, prompt_logits);
+    return internal::gpt2_generate(*this, prompt, count, prompt_logits);
   }
 
   // The first index of the largest value (as torch.argmax).
-  static std::int64_t argmax(const std::vector<float>& v) { return detail::argmax(v); }
+  static std::int64_t argmax(const std::vector<float>& v) { return internal::argmax(v); }
 
  private:
   gpt2_config config_;
@@ -184,6 +187,28 @@ class gpt2 : public module {
   module_list<gpt2_block> h;
   layer_norm ln_f;
 };
+
+// One tensor of a GPT-2 checkpoint, as gpt2_checkpoint_layout lists it.
+struct gpt2_checkpoint_tensor {
+  std::string name;  // Hugging Face's, without the "transformer." prefix
+  dtype type = dtype::F32;
+  std::vector<std::uint64_t> shape;
+};
+
+// The tensors of a GPT-2 checkpoint for `c` in `type`: what gpt2 loads, in
+// its state-dict order, read from a gpt2 built for `c` (its zeros cost no
+// memory) so that the list cannot drift from the module. The buffers old
+// files also hold (h.N.attn.bias, h.N.attn.masked_bias) and a tied
+// lm_head.weight are not in it: gpt2 has no use for them.
+inline std::vector<gpt2_checkpoint_tensor> gpt2_checkpoint_layout(const gpt2_config& c, dtype type = dtype::F32) {
+  gpt2 model(c, type);
+  std::vector<gpt2_checkpoint_tensor> out;
+  for (const named_tensor& t : model.state()) {
+    const shape_type& shape = t.value->shape();
+    out.push_back({t.name, t.value->type(), std::vector<std::uint64_t>(shape.begin(), shape.end())});
+  }
+  return out;
+}
 
 // The prefix a GPT-2 checkpoint's names carry: "transformer." or none.
 inline std::string gpt2_prefix(const checkpoint& file) {

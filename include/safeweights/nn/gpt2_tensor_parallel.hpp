@@ -28,7 +28,7 @@ namespace nn {
 
 // How a GPT-2 tensor (named without the "transformer." prefix) is split.
 inline shard_rule gpt2_shard_rule(std::string_view name) {
-  using detail::matches_pattern;
+  using internal::matches_pattern;
   if (matches_pattern("h.*.attn.c_attn.weight", name)) return {true, 1, 3};
   if (matches_pattern("h.*.attn.c_attn.bias", name)) return {true, 0, 3};
   if (matches_pattern("h.*.mlp.c_fc.weight", name)) return {true, 1, 1};
@@ -71,7 +71,7 @@ inline result<gpt2_tp_plan> plan_gpt2_tp(const checkpoint& file, const gpt2_conf
     std::string_view name = e.name;
     if (!prefix.empty() && name.substr(0, prefix.size()) == prefix) name.remove_prefix(prefix.size());
     bool skip = false;
-    for (const std::string& pattern : ignored.ignore_unexpected) skip = skip || detail::matches_pattern(pattern, name);
+    for (const std::string& pattern : ignored.ignore_unexpected) skip = skip || internal::matches_pattern(pattern, name);
     if (skip) continue;
     auto shard = shard_of(*e.info, gpt2_shard_rule(name), rank, world);
     if (!shard) return std::move(shard).error_value().in(file.source());
@@ -115,7 +115,7 @@ class gpt2_tp_block : public module {
     ln_1.forward_rows(x, rows, d, a.data(), d);
     attn.first.forward_rows(a.data(), rows, d, qkv.data(), 3 * w);
     if (cache.length + rows > cache.capacity)
-      detail::fail("attention: " + std::to_string(cache.length + rows) + " positions exceed the cache's " +
+      internal::fail("attention: " + std::to_string(cache.length + rows) + " positions exceed the cache's " +
                    std::to_string(cache.capacity));
     const std::size_t first = cache.length;
     for (std::size_t t = 0; t < rows; ++t) cache.append(qkv.data() + t * 3 * w + w, qkv.data() + t * 3 * w + 2 * w);
@@ -141,7 +141,7 @@ class gpt2_tp_block : public module {
  private:
   // y = the sum over ranks of x . W_rank, then + bias (once).
   static void row_parallel(const conv1d& layer, const float* x, std::size_t rows, float* y, const all_reduce_fn& sum) {
-    detail::require_compute_type(layer.weight, "conv1d");
+    internal::require_compute_type(layer.weight, "conv1d");
     const std::size_t in = layer.in_features(), out = layer.out_features();
     kernels::linear(x, rows, in, layer.weight.matrix(), kernels::weight_layout::in_out, nullptr, y, out);
     if (sum) sum(y, rows * out);
@@ -160,7 +160,7 @@ class gpt2_tp : public module {
       : config_(c), rank_(rank), world_(world), sum_(std::move(sum)), wte(c.vocab_size, c.n_embd),
         wpe(c.n_positions, c.n_embd), ln_f(c.n_embd, c.layer_norm_epsilon) {
     if (world == 0 || c.n_head % world != 0)
-      detail::fail("gpt2: " + std::to_string(c.n_head) + " heads do not split across " + std::to_string(world) + " ranks");
+      internal::fail("gpt2: " + std::to_string(c.n_head) + " heads do not split across " + std::to_string(world) + " ranks");
     register_module("wte", wte);
     register_module("wpe", wpe);
     register_module("h", h);
@@ -181,7 +181,7 @@ class gpt2_tp : public module {
 
   // As gpt2::forward; every rank gets the same logits [vocab].
   std::vector<float> forward(gpt2::session& s, std::span<const std::int64_t> tokens) const {
-    return detail::gpt2_forward(config_, wte, wpe, ln_f, s.length, tokens, [&](float* x, std::size_t rows) {
+    return internal::gpt2_forward(config_, wte, wpe, ln_f, s.length, tokens, [&](float* x, std::size_t rows) {
       for (std::size_t i = 0; i < h.size(); ++i) h[i].forward_rows(x, rows, s.caches[i], sum_);
     });
   }
@@ -189,7 +189,7 @@ class gpt2_tp : public module {
   // As gpt2::generate (greedy; the ranks' logits are equal, so are their choices).
   std::vector<std::int64_t> generate(std::span<const std::int64_t> prompt, std::size_t count,
                                      std::vector<float>* prompt_logits = nullptr) const {
-    return detail::gpt2_generate(*this, prompt, count, prompt_logits);
+    return internal::gpt2_generate(*this, prompt, count, prompt_logits);
   }
 
  private:
@@ -221,19 +221,19 @@ inline result<std::unique_ptr<gpt2_tp>> load_gpt2_tp(const checkpoint& file, con
   for (const gpt2_tp_part& part : plan->parts) {
     const tensor_info& info = *part.source->info;
     auto slot = slots.find(part.name);
-    if (slot == slots.end()) return fail(errc::state_dict_mismatch, "unexpected tensor " + safeweights::detail::quote_name(part.name));
+    if (slot == slots.end()) return fail(errc::state_dict_mismatch, "unexpected tensor " + safeweights::quote_name(part.name));
     const shape_type& want = slot->second->shape();
     if (!std::equal(want.begin(), want.end(), part.shard.shape.begin(), part.shard.shape.end()))
-      return fail(errc::state_dict_mismatch, "tensor " + safeweights::detail::quote_name(part.name) + ": this rank's part is " +
+      return fail(errc::state_dict_mismatch, "tensor " + safeweights::quote_name(part.name) + ": this rank's part is " +
                                                  shape_text(shape_type(part.shard.shape.begin(), part.shard.shape.end())) +
                                                  ", the model expects " + shape_text(want));
     if (byte_width(info.type) == 0 || !kernels::converts_to_f32(info.type))
-      return fail(errc::dtype_mismatch, "tensor " + safeweights::detail::quote_name(part.name) + " is " +
+      return fail(errc::dtype_mismatch, "tensor " + safeweights::quote_name(part.name) + " is " +
                                             std::string(dtype_name(info.type)) + ", not a float type");
     tensor raw = tensor::empty(info.type, want);
     if (auto r = read_shard(file.files()[part.source->file], info, part.shard, {raw.mutable_data(), raw.nbytes()}); !r)
       return std::move(r).error_value();
-    const dtype target = detail::target_dtype(slot->second->type(), info.type, dtypes);
+    const dtype target = internal::target_dtype(slot->second->type(), info.type, dtypes);
     staged.emplace_back(slot->second, target == info.type ? std::move(raw) : raw.to(target));
     slots.erase(slot);
   }
@@ -242,7 +242,7 @@ inline result<std::unique_ptr<gpt2_tp>> load_gpt2_tp(const checkpoint& file, con
     for (const auto& kv : slots) missing.push_back(kv.first);
     std::sort(missing.begin(), missing.end());
     std::string list;
-    for (std::string_view m : missing) list += (list.empty() ? "" : ", ") + safeweights::detail::quote_name(m);
+    for (std::string_view m : missing) list += (list.empty() ? "" : ", ") + safeweights::quote_name(m);
     return fail(errc::state_dict_mismatch, "missing tensors " + list);
   }
   for (auto& [slot, value] : staged) *slot = std::move(value);

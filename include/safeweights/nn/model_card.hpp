@@ -25,9 +25,9 @@
 #include <utility>
 #include <vector>
 
-#include "safeweights/detail/json_writer.hpp"
 #include "safeweights/detail/padded_buffer.hpp"
 #include "safeweights/error.hpp"
+#include "safeweights/util/json_text.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
@@ -108,7 +108,7 @@ struct model_card {
       std::string json = "[";
       for (std::size_t i = 0; i < feature_names->size(); ++i) {
         if (i) json += ',';
-        safeweights::detail::append_json_string(json, (*feature_names)[i]);
+        safeweights::append_json_string(json, (*feature_names)[i]);
       }
       out.emplace_back(metadata_keys::feature_names, json + "]");
     }
@@ -117,7 +117,7 @@ struct model_card {
       std::string json = "{";
       for (std::size_t i = 0; i < scores->size(); ++i) {
         if (i) json += ',';
-        safeweights::detail::append_json_string(json, (*scores)[i].first);
+        safeweights::append_json_string(json, (*scores)[i].first);
         char number[32];
         auto r = std::to_chars(number, number + sizeof number, (*scores)[i].second);  // shortest round trip
         json += ':';
@@ -129,9 +129,9 @@ struct model_card {
       std::string json = "{";
       for (std::size_t i = 0; i < library_versions->size(); ++i) {
         if (i) json += ',';
-        safeweights::detail::append_json_string(json, (*library_versions)[i].first);
+        safeweights::append_json_string(json, (*library_versions)[i].first);
         json += ':';
-        safeweights::detail::append_json_string(json, (*library_versions)[i].second);
+        safeweights::append_json_string(json, (*library_versions)[i].second);
       }
       out.emplace_back(metadata_keys::library_versions, json + "}");
     }
@@ -239,7 +239,7 @@ struct model_card {
   // Runs `read` on the JSON in `text`; false if it is not valid or `read` refuses it.
   template <class Read>
   static bool parse(std::string_view text, Read&& read, model_card& card) {
-    safeweights::detail::padded_buffer buffer(text.size());
+    detail::padded_buffer buffer(text.size());
     if (!text.empty()) std::memcpy(buffer.data(), text.data(), text.size());
     simdjson::ondemand::parser parser;
     simdjson::ondemand::document doc;

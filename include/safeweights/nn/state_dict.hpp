@@ -26,14 +26,17 @@
 #include <utility>
 #include <vector>
 
+#include "safeweights/io/checkpoint.hpp"
 #include "safeweights/io/writer.hpp"
 #include "safeweights/kernels/convert.hpp"
-#include "safeweights/nn/checkpoint.hpp"
 #include "safeweights/nn/module.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 namespace nn {
+
+// What a state dict is loaded from: one file, or the shards of an index (io/checkpoint.hpp).
+using safeweights::checkpoint;
 
 // Which dtype a floating-point tensor of the module gets. Integer and BOOL
 // tensors always keep the dtype their module declared.
@@ -105,7 +108,7 @@ struct load_report {
     auto section = [&](const std::string& text) { out += (out.empty() ? "" : "; ") + text; };
     auto names = [](const std::vector<std::string>& v) {
       std::string s;
-      for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + safeweights::detail::quote_name(v[i]);
+      for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + safeweights::quote_name(v[i]);
       return s;
     };
     if (strict && !missing_keys.empty()) section("missing key(s): " + names(missing_keys));
@@ -113,23 +116,23 @@ struct load_report {
     for (const auto& m : shape_mismatches) {
       std::string file = "[";
       for (std::size_t i = 0; i < m.file_shape.size(); ++i) file += (i ? ", " : "") + std::to_string(m.file_shape[i]);
-      section("size mismatch for " + safeweights::detail::quote_name(m.name) + ": the file has " + file +
+      section("size mismatch for " + safeweights::quote_name(m.name) + ": the file has " + file +
               "], the module has " + shape_text(m.module_shape));
     }
     for (const auto& c : unconvertible)
-      section(safeweights::detail::quote_name(c.name) + ": cannot convert " + std::string(dtype_name(c.from)) + " to " +
+      section(safeweights::quote_name(c.name) + ": cannot convert " + std::string(dtype_name(c.from)) + " to " +
               std::string(dtype_name(c.to)));
     for (const auto& d : duplicate_targets)
-      section(safeweights::detail::quote_name(d) + ": more than one file tensor maps to this name");
+      section(safeweights::quote_name(d) + ": more than one file tensor maps to this name");
     for (const auto& n : u16_into_float)
-      section(safeweights::detail::quote_name(n) +
+      section(safeweights::quote_name(n) +
               ": U16 in the file for a float parameter (BF16 or F16 bits written as uint16? write them with "
               "dtype::BF16 or F16; load_options::u16_as_numbers loads them as numbers)");
     return out;
   }
 };
 
-namespace detail {
+namespace internal {
 
 // One name segment against one pattern segment, '*' matching any run of
 // characters: the classic two-pointer walk (no recursion: names come from
@@ -252,11 +255,11 @@ inline bool aligned_for(const std::byte* p, dtype t) noexcept {
   return reinterpret_cast<std::uintptr_t>(p) % (byte_width(t) ? byte_width(t) : 1) == 0;
 }
 
-}  // namespace detail
+}  // namespace internal
 
 // What load_state_dict would do, without touching the module.
 inline load_report check_state_dict(module& m, const checkpoint& file, const load_options& options = {}) {
-  detail::load_plan plan = detail::plan_load(m, file, options);
+  internal::load_plan plan = internal::plan_load(m, file, options);
   for (const auto& step : plan.steps) {
     const std::uint64_t bytes = step.source->info->byte_size();
     const reader& r = file.files()[step.source->file];
@@ -271,7 +274,7 @@ inline load_report check_state_dict(module& m, const checkpoint& file, const loa
 }
 
 inline result<load_report> load_state_dict(module& m, const checkpoint& file, const load_options& options = {}) {
-  detail::load_plan plan = detail::plan_load(m, file, options);
+  internal::load_plan plan = internal::plan_load(m, file, options);
   load_report& report = plan.report;
   if (!report.fits(options.strict))
     return make_error(errc::state_dict_mismatch, "error(s) in loading state_dict: " + report.describe(options.strict))
@@ -286,13 +289,13 @@ inline result<load_report> load_state_dict(module& m, const checkpoint& file, co
   if (options.progress && !options.progress(0, total)) return cancelled();
   std::vector<tensor> staged(plan.steps.size());
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
-    const detail::planned_load& step = plan.steps[i];
+    const internal::planned_load& step = plan.steps[i];
     const tensor_info& info = *step.source->info;
     auto view = file.view(*step.source);
     if (!view) return std::move(view).error_value();
     const shape_type& shape = step.slot->shape();
     const bool mapped = file.files()[step.source->file].mode() == io_mode::mmap;
-    if (step.target == info.type && detail::aligned_for(view->bytes().data(), info.type)) {
+    if (step.target == info.type && internal::aligned_for(view->bytes().data(), info.type)) {
       // The view keeps whatever holds the bytes alive: the mapping, or the reader's copy in pread mode.
       staged[i] = tensor::borrowed(info.type, shape, view->bytes(), std::make_shared<tensor_view>(*view));
       if (mapped) {

@@ -18,12 +18,12 @@
 #include <string>
 #include <vector>
 
-#include "safeweights/detail/checked.hpp"
 #include "safeweights/error.hpp"
 #include "safeweights/format/elements.hpp"
 #include "safeweights/io/aligned_buffer.hpp"
 #include "safeweights/kernels/convert.hpp"
 #include "safeweights/kernels/matrix_ref.hpp"
+#include "safeweights/util/checked.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
@@ -31,7 +31,7 @@ namespace nn {
 
 using shape_type = std::vector<std::size_t>;
 
-namespace detail {
+namespace internal {
 
 // One read-only mapping of zero pages, shared by every large tensor::zeros:
 // reading it costs no memory (the kernel maps its zero page), and building a
@@ -59,7 +59,7 @@ inline std::shared_ptr<const zero_region> zero_bytes(std::size_t n) {
   return current;
 }
 
-}  // namespace detail
+}  // namespace internal
 
 // "[2, 3]"
 inline std::string shape_text(std::span<const std::size_t> shape) {
@@ -80,9 +80,9 @@ class tensor {
     t.shape_ = std::move(shape);
     t.numel_ = checked_numel(t.shape_);
     std::uint64_t bytes = 0;
-    if (byte_width(type) && safeweights::detail::checked_mul(t.numel_, byte_width(type), bytes) &&
+    if (byte_width(type) && safeweights::checked_mul(t.numel_, byte_width(type), bytes) &&
         bytes >= aligned_buffer::huge_threshold) {
-      if (auto region = detail::zero_bytes(static_cast<std::size_t>(bytes))) {
+      if (auto region = internal::zero_bytes(static_cast<std::size_t>(bytes))) {
         t.data_ = const_cast<std::byte*>(region->data);
         t.nbytes_ = static_cast<std::size_t>(bytes);
         t.owner_ = std::move(region);
@@ -102,7 +102,7 @@ class tensor {
     t.shape_ = std::move(shape);
     t.numel_ = checked_numel(t.shape_);
     std::uint64_t bytes = 0;
-    if (byte_width(type) == 0 || !safeweights::detail::checked_mul(t.numel_, byte_width(type), bytes))
+    if (byte_width(type) == 0 || !safeweights::checked_mul(t.numel_, byte_width(type), bytes))
       throw exception(make_error(errc::size_overflow, "tensor of shape " + shape_text(t.shape_) + " and dtype " +
                                                           std::string(dtype_name(type)) + " is too large"));
     auto buffer = std::make_shared<aligned_buffer>(static_cast<std::size_t>(bytes));
@@ -207,7 +207,7 @@ class tensor {
   static std::size_t checked_numel(const shape_type& shape) {
     std::uint64_t n = 1;
     for (std::size_t d : shape)
-      if (!safeweights::detail::checked_mul(n, d, n))
+      if (!safeweights::checked_mul(n, d, n))
         throw exception(make_error(errc::size_overflow, "shape " + shape_text(shape) + " overflows"));
     return static_cast<std::size_t>(n);
   }
@@ -224,7 +224,7 @@ class tensor {
   std::size_t nbytes_ = 0;
   std::shared_ptr<const void> owner_;
   bool borrowed_ = false;
-  bool zero_ = false;  // borrowing detail::zero_region
+  bool zero_ = false;  // borrowing internal::zero_region
 };
 
 }  // namespace nn

@@ -17,12 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "safeweights/detail/checked.hpp"
-#include "safeweights/detail/header_builder.hpp"
 #include "safeweights/error.hpp"
+#include "safeweights/format/printable.hpp"
 #include "safeweights/format/slice_layout.hpp"
 #include "safeweights/io/reader.hpp"
-#include "safeweights/io/reader_slices.hpp"
+#include "safeweights/util/checked.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
@@ -49,7 +48,7 @@ struct tensor_shard {
 // Rank `rank`'s part of `t` under `rule`; invalid_argument when the parts
 // would not be equal, subbyte_misaligned when they would split bytes.
 inline result<tensor_shard> shard_of(const tensor_info& t, shard_rule rule, std::size_t rank, std::size_t world) {
-  auto who = [&t] { return "tensor " + safeweights::detail::quote_name(t.name); };
+  auto who = [&t] { return "tensor " + safeweights::quote_name(t.name); };
   if (world == 0 || rank >= world)
     return make_error(errc::invalid_argument, "rank " + std::to_string(rank) + " of " + std::to_string(world) + " ranks");
   tensor_shard s;
@@ -66,7 +65,7 @@ inline result<tensor_shard> shard_of(const tensor_info& t, shard_rule rule, std:
                                                   std::to_string(t.shape.size()) + "-dimensional tensor");
   std::uint64_t parts = 0;
   const std::uint64_t extent = t.shape[rule.dim];
-  if (rule.blocks == 0 || !safeweights::detail::checked_mul(std::uint64_t{rule.blocks}, std::uint64_t{world}, parts) ||
+  if (rule.blocks == 0 || !safeweights::checked_mul(std::uint64_t{rule.blocks}, std::uint64_t{world}, parts) ||
       extent % parts != 0)
     return make_error(errc::invalid_argument, who() + ": dimension " + std::to_string(rule.dim) + " of " +
                                                   std::to_string(extent) + " does not split into " +
@@ -89,7 +88,7 @@ inline result<tensor_shard> shard_of(const tensor_info& t, shard_rule rule, std:
 inline result<void> read_shard(const reader& file, const tensor_info& t, const tensor_shard& shard,
                                std::span<std::byte> dst) {
   if (dst.size() != shard.bytes)
-    return make_error(errc::invalid_argument, "shard of tensor " + safeweights::detail::quote_name(t.name) + " is " +
+    return make_error(errc::invalid_argument, "shard of tensor " + safeweights::quote_name(t.name) + " is " +
                                                   std::to_string(shard.bytes) + " bytes, buffer is " +
                                                   std::to_string(dst.size()))
         .in(file.source());

@@ -4,14 +4,14 @@
 
 #include "safeweights/kernels/activations.hpp"
 #include "safeweights/kernels/softmax.hpp"
-#include "safeweights/nn/layers/detail.hpp"
+#include "safeweights/nn/layers/layer_checks.hpp"
 #include "safeweights/nn/module.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 namespace nn {
 
-namespace detail {
+namespace internal {
 // A copy of x (F32) with `f` applied in place.
 template <class F>
 tensor mapped(const tensor& x, const char* layer, F f) {
@@ -21,11 +21,11 @@ tensor mapped(const tensor& x, const char* layer, F f) {
   f(y.mutable_f32(), y.numel());
   return y;
 }
-}  // namespace detail
+}  // namespace internal
 
 class relu : public layer {
  public:
-  tensor forward(const tensor& x) const override { return detail::mapped(x, "relu", kernels::relu); }
+  tensor forward(const tensor& x) const override { return internal::mapped(x, "relu", kernels::relu); }
 };
 
 class gelu : public layer {
@@ -33,7 +33,7 @@ class gelu : public layer {
   enum class approximation { none, tanh };
   explicit gelu(approximation a = approximation::none) : approximation_(a) {}
   tensor forward(const tensor& x) const override {
-    return detail::mapped(x, "gelu", approximation_ == approximation::tanh ? kernels::gelu_tanh : kernels::gelu_erf);
+    return internal::mapped(x, "gelu", approximation_ == approximation::tanh ? kernels::gelu_tanh : kernels::gelu_erf);
   }
 
  private:
@@ -42,14 +42,14 @@ class gelu : public layer {
 
 class silu : public layer {
  public:
-  tensor forward(const tensor& x) const override { return detail::mapped(x, "silu", kernels::silu); }
+  tensor forward(const tensor& x) const override { return internal::mapped(x, "silu", kernels::silu); }
 };
 
 class softmax : public layer {
  public:
   tensor forward(const tensor& x) const override {
     const std::size_t n = x.rank() ? x.shape().back() : 1;
-    return detail::mapped(x, "softmax", [n](float* p, std::size_t total) {
+    return internal::mapped(x, "softmax", [n](float* p, std::size_t total) {
       if (n) kernels::softmax_rows(p, total / n, n, n);
     });
   }

@@ -40,7 +40,7 @@ class causal_self_attention : public layer {
   causal_self_attention(std::size_t width, std::size_t heads, dtype type = dtype::F32)
       : c_attn(width, 3 * width, type), c_proj(width, width, type), heads_(heads), width_(width) {
     if (heads == 0 || width % heads != 0)
-      detail::fail("attention: width " + std::to_string(width) + " is not a multiple of " + std::to_string(heads) + " heads");
+      internal::fail("attention: width " + std::to_string(width) + " is not a multiple of " + std::to_string(heads) + " heads");
     register_module("c_attn", c_attn);
     register_module("c_proj", c_proj);
   }
@@ -51,7 +51,7 @@ class causal_self_attention : public layer {
 
   // x [T, width] at positions 0..T-1.
   tensor forward(const tensor& x) const override {
-    const std::size_t rows = detail::rows_of(x, width_, "attention");
+    const std::size_t rows = internal::rows_of(x, width_, "attention");
     tensor y = tensor::empty(dtype::F32, x.shape());
     forward_rows(x.f32(), rows, y.mutable_f32(), nullptr);
     return y;
@@ -65,9 +65,9 @@ class causal_self_attention : public layer {
     c_attn.forward_rows(x, rows, d, qkv.data(), 3 * d);
     if (cache) {
       if (cache->length + rows > cache->capacity)
-        detail::fail("attention: " + std::to_string(cache->length + rows) + " positions exceed the cache's " +
+        internal::fail("attention: " + std::to_string(cache->length + rows) + " positions exceed the cache's " +
                      std::to_string(cache->capacity));
-      if (cache->width != d) detail::fail("attention: the cache is " + std::to_string(cache->width) + " wide, not " + std::to_string(d));
+      if (cache->width != d) internal::fail("attention: the cache is " + std::to_string(cache->width) + " wide, not " + std::to_string(d));
       const std::size_t first = cache->length;
       for (std::size_t t = 0; t < rows; ++t) cache->append(qkv.data() + t * 3 * d + d, qkv.data() + t * 3 * d + 2 * d);
       kernels::causal_attention(qkv.data(), 3 * d, cache->keys.data(), cache->values.data(), d, first, rows, heads_,

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "safeweights/kernels/gemm.hpp"
-#include "safeweights/nn/layers/detail.hpp"
+#include "safeweights/nn/layers/layer_checks.hpp"
 #include "safeweights/nn/module.hpp"
 
 namespace safeweights {
@@ -24,15 +24,15 @@ class conv1d : public layer {
 
   // x [..., in] -> [..., out]
   tensor forward(const tensor& x) const override {
-    const std::size_t rows = detail::rows_of(x, in_features(), "conv1d");
-    tensor y = tensor::empty(dtype::F32, detail::with_last(x.shape(), out_features()));
+    const std::size_t rows = internal::rows_of(x, in_features(), "conv1d");
+    tensor y = tensor::empty(dtype::F32, internal::with_last(x.shape(), out_features()));
     forward_rows(x.f32(), rows, in_features(), y.mutable_f32(), out_features());
     return y;
   }
 
   // The same on raw float rows (for callers that keep their own buffers).
   void forward_rows(const float* x, std::size_t rows, std::size_t x_stride, float* y, std::size_t y_stride) const {
-    detail::require_compute_type(weight, "conv1d");
+    internal::require_compute_type(weight, "conv1d");
     const kernels::vector_ref b = bias.vector();
     kernels::linear(x, rows, x_stride, weight.matrix(), kernels::weight_layout::in_out, &b, y, y_stride);
   }

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "safeweights/kernels/gemm.hpp"
-#include "safeweights/nn/layers/detail.hpp"
+#include "safeweights/nn/layers/layer_checks.hpp"
 #include "safeweights/nn/module.hpp"
 
 namespace safeweights {
@@ -19,7 +19,7 @@ class conv2d : public layer {
   conv2d(std::size_t in, std::size_t out, std::size_t kernel, std::size_t stride = 1, std::size_t padding = 0,
          bool with_bias = true, dtype type = dtype::F32)
       : kernel_(kernel), stride_(stride), padding_(padding) {
-    if (kernel == 0 || stride == 0) detail::fail("conv2d: kernel and stride must be at least 1");
+    if (kernel == 0 || stride == 0) internal::fail("conv2d: kernel and stride must be at least 1");
     register_parameter("weight", weight, tensor::zeros(type, {out, in, kernel, kernel}));
     if (with_bias) register_parameter("bias", bias, tensor::zeros(type, {out}));
   }
@@ -29,11 +29,11 @@ class conv2d : public layer {
   tensor forward(const tensor& x) const override {
     const std::size_t out_c = weight.dim(0), in_c = weight.dim(1), k = kernel_;
     if (x.type() != dtype::F32 || x.rank() != 4 || x.dim(1) != in_c)
-      detail::fail("conv2d: input of shape " + shape_text(x.shape()) + " is not [N, " + std::to_string(in_c) +
+      internal::fail("conv2d: input of shape " + shape_text(x.shape()) + " is not [N, " + std::to_string(in_c) +
                    ", H, W] F32");
-    detail::require_compute_type(weight, "conv2d");
+    internal::require_compute_type(weight, "conv2d");
     const std::size_t n = x.dim(0), h = x.dim(2), w = x.dim(3);
-    if (h + 2 * padding_ < k || w + 2 * padding_ < k) detail::fail("conv2d: input smaller than the kernel");
+    if (h + 2 * padding_ < k || w + 2 * padding_ < k) internal::fail("conv2d: input smaller than the kernel");
     const std::size_t oh = (h + 2 * padding_ - k) / stride_ + 1, ow = (w + 2 * padding_ - k) / stride_ + 1;
     const std::size_t patch = in_c * k * k, positions = oh * ow;
     tensor y = tensor::empty(dtype::F32, {n, out_c, oh, ow});

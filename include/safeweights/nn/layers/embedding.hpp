@@ -5,7 +5,7 @@
 #include <span>
 
 #include "safeweights/kernels/convert.hpp"
-#include "safeweights/nn/layers/detail.hpp"
+#include "safeweights/nn/layers/layer_checks.hpp"
 #include "safeweights/nn/module.hpp"
 
 namespace safeweights {
@@ -26,8 +26,8 @@ class embedding : public layer {
   // Row `id` as floats into dst[0, dim).
   void row(std::int64_t id, float* dst) const {
     if (id < 0 || static_cast<std::uint64_t>(id) >= num_embeddings())
-      detail::fail("embedding: id " + std::to_string(id) + " is outside [0, " + std::to_string(num_embeddings()) + ")");
-    detail::require_compute_type(weight, "embedding");
+      internal::fail("embedding: id " + std::to_string(id) + " is outside [0, " + std::to_string(num_embeddings()) + ")");
+    internal::require_compute_type(weight, "embedding");
     const std::size_t dim = embedding_dim(), width = byte_width(weight.type());
     kernels::to_f32(weight.type(), weight.data() + static_cast<std::size_t>(id) * dim * width, dst, dim);
   }
@@ -41,7 +41,7 @@ class embedding : public layer {
 
   // ids: an integer tensor of any shape -> [..., dim]
   tensor forward(const tensor& ids) const override {
-    if (!is_integer_type(ids.type())) detail::fail("embedding: ids are " + std::string(dtype_name(ids.type())));
+    if (!is_integer_type(ids.type())) internal::fail("embedding: ids are " + std::string(dtype_name(ids.type())));
     std::vector<std::int64_t> values(ids.numel());
     for (std::size_t i = 0; i < values.size(); ++i)
       values[i] = static_cast<std::int64_t>(*scalar_as_double(ids.type(), ids.data(), i));

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "safeweights/kernels/norms.hpp"
-#include "safeweights/nn/layers/detail.hpp"
+#include "safeweights/nn/layers/layer_checks.hpp"
 #include "safeweights/nn/module.hpp"
 
 namespace safeweights {
@@ -24,7 +24,7 @@ class layer_norm : public layer {
   float eps() const noexcept { return eps_; }
 
   tensor forward(const tensor& x) const override {
-    const std::size_t rows = detail::rows_of(x, dim_, "layer_norm");
+    const std::size_t rows = internal::rows_of(x, dim_, "layer_norm");
     tensor y = tensor::empty(dtype::F32, x.shape());
     forward_rows(x.f32(), rows, dim_, y.mutable_f32(), dim_);
     return y;

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "safeweights/kernels/gemm.hpp"
-#include "safeweights/nn/layers/detail.hpp"
+#include "safeweights/nn/layers/layer_checks.hpp"
 #include "safeweights/nn/module.hpp"
 
 namespace safeweights {
@@ -23,9 +23,9 @@ class linear : public layer {
 
   // x [..., in] -> [..., out]
   tensor forward(const tensor& x) const override {
-    const std::size_t rows = detail::rows_of(x, in_features(), "linear");
-    detail::require_compute_type(weight, "linear");
-    tensor y = tensor::empty(dtype::F32, detail::with_last(x.shape(), out_features()));
+    const std::size_t rows = internal::rows_of(x, in_features(), "linear");
+    internal::require_compute_type(weight, "linear");
+    tensor y = tensor::empty(dtype::F32, internal::with_last(x.shape(), out_features()));
     const kernels::vector_ref b = bias.vector();
     kernels::linear(x.f32(), rows, in_features(), weight.matrix(), kernels::weight_layout::out_in,
                     bias.defined() ? &b : nullptr, y.mutable_f32(), out_features());

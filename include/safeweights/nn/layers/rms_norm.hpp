@@ -2,7 +2,7 @@
 #pragma once
 
 #include "safeweights/kernels/norms.hpp"
-#include "safeweights/nn/layers/detail.hpp"
+#include "safeweights/nn/layers/layer_checks.hpp"
 #include "safeweights/nn/module.hpp"
 
 namespace safeweights {
@@ -19,7 +19,7 @@ class rms_norm : public layer {
   tensor weight;
 
   tensor forward(const tensor& x) const override {
-    const std::size_t rows = detail::rows_of(x, dim_, "rms_norm");
+    const std::size_t rows = internal::rows_of(x, dim_, "rms_norm");
     tensor y = tensor::empty(dtype::F32, x.shape());
     const kernels::vector_ref g = weight.vector();
     kernels::rms_norm(x.f32(), rows, dim_, dim_, &g, eps_, y.mutable_f32(), dim_);

@@ -1,5 +1,6 @@
 // Where the writer's bytes go: a file descriptor (small pieces gathered into
 // one buffer, large ones written straight through) or a vector in memory.
+// Tools that stream their own output through a descriptor use fd_sink too.
 #pragma once
 
 #include <unistd.h>
@@ -13,8 +14,6 @@
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
-namespace detail {
-
 class fd_sink {
  public:
   static constexpr std::size_t buffer_size = std::size_t{1} << 20;
@@ -72,6 +71,5 @@ struct vector_sink {
   }
 };
 
-}  // namespace detail
 SAFEWEIGHTS_INLINE_NAMESPACE_END
 }  // namespace safeweights

@@ -10,7 +10,7 @@
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
-namespace nn::detail {
+namespace nn::internal {
 
 [[noreturn]] inline void fail(const std::string& what) { throw exception(make_error(errc::invalid_argument, what)); }
 
@@ -33,6 +33,6 @@ inline shape_type with_last(shape_type shape, std::size_t last) {
   return shape;
 }
 
-}  // namespace nn::detail
+}  // namespace nn::internal
 SAFEWEIGHTS_INLINE_NAMESPACE_END
 }  // namespace safeweights

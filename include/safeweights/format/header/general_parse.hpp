@@ -1,4 +1,6 @@
-// JSON header -> header_index, with simdjson On Demand, then the validation walk.
+// The general parser: any header, with simdjson On Demand. It is the
+// authority on every verdict and every message of rules R4-R15 (the
+// canonical scanner only takes the writers' exact form or gives up).
 //
 // The header is one JSON object. Each key is a tensor name mapping to
 // {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]}, except the
@@ -8,14 +10,12 @@
 
 #include <simdjson.h>
 
-#include <cstring>
 #include <string>
 #include <string_view>
 
-#include "safeweights/detail/canonical_scan.hpp"
-#include "safeweights/detail/header_builder.hpp"
-#include "safeweights/detail/padded_buffer.hpp"
-#include "safeweights/format/validate.hpp"
+#include "safeweights/format/header/index_builder.hpp"
+#include "safeweights/format/printable.hpp"
+#include "safeweights/format/read_options.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
@@ -29,25 +29,31 @@ inline od::parser& thread_parser() {
   return parser;
 }
 
-inline result<header_index> finish(header_builder& b, std::uint64_t data_bytes, const read_options& options);
-
 class header_parser {
  public:
   // Nested arrays and objects allowed, the root object included: what
   // serde_json's recursion limit of 128 lets the reference accept.
   static constexpr unsigned max_nesting = 127;
+  // simdjson reads up to this many bytes past the end of its input, and
+  // what they hold matters: its number parser runs on through digits there
+  // (a header `[1` followed by `777...` read past a 64-byte padding under
+  // ASan, fuzz/corpus/header). So its input is a padded_buffer of zeros.
+  static constexpr std::size_t max_overread = simdjson::SIMDJSON_PADDING;
 
-  header_parser(padded_buffer&& json, const read_options& options)
-      : builder_(std::move(json)), json_(builder_.json()), options_(options) {}
+  // `readable_after`: zero bytes after b.text(), at least max_overread.
+  header_parser(index_builder& b, std::size_t readable_after, const read_options& options)
+      : builder_(b), text_(b.text()), readable_after_(readable_after), options_(options) {}
 
-  result<header_index> run(std::uint64_t data_bytes) && {
+  // Fills the builder from the whole header, or names the first fault.
+  result<void> run() && {
     od::parser& parser = thread_parser();
     struct release_guard {
       od::parser& p;
       ~release_guard() { release_if_huge(p); }
     } guard{parser};
     od::document doc;
-    if (auto e = parser.iterate(json_.view()).get(doc)) return json_error(e, nullptr);
+    simdjson::padded_string_view json(text_.data(), text_.size(), text_.size() + readable_after_);
+    if (auto e = parser.iterate(json).get(doc)) return json_error(e, nullptr);
     od::object root;
     if (auto e = doc.get_object().get(root)) {
       if (e != simdjson::INCORRECT_TYPE) return json_error(e, &doc);
@@ -69,11 +75,11 @@ class header_parser {
       return rest.error() ? json_error(rest.error(), nullptr)
                           : make_error(errc::header_invalid_json,
                                        "text after the JSON object at header byte " + offset_of(rest.value_unsafe()));
-    return finish(builder_, data_bytes, options_);
+    return {};
   }
 
  private:
-  std::string offset_of(const char* p) const { return std::to_string(p - json_.data()); }
+  std::string offset_of(const char* p) const { return std::to_string(p - text_.data()); }
 
   error json_error(simdjson::error_code e, od::document* doc) const {
     if (e == simdjson::UTF8_ERROR) return make_error(errc::header_invalid_utf8, "header is not valid UTF-8");
@@ -324,77 +330,13 @@ class header_parser {
     if (parser.capacity() > (std::size_t{64} << 20)) parser = od::parser{};
   }
 
-  header_builder builder_;
-  const padded_buffer& json_;
+  index_builder& builder_;
+  std::string_view text_;
+  std::size_t readable_after_;
   const read_options& options_;
   bool seen_metadata_ = false;
 };
 
 }  // namespace detail
-
-namespace detail {
-
-// Shapes fixed, the validation walk run: the index is ready.
-inline result<header_index> finish(header_builder& b, std::uint64_t data_bytes, const read_options& options) {
-  b.index_names();
-  if (auto repeated = b.repeated_name())
-    return make_error(errc::duplicate_key, "tensor " + quote_name(*repeated) + " appears twice in the header");
-  if (auto r = validate(b, data_bytes, options); !r) return std::move(r).error_value();
-  return std::move(b).take();
-}
-
-// The general parser alone (tests compare it with the fast path).
-inline result<header_index> parse_header_general(padded_buffer json, std::uint64_t data_bytes,
-                                                 const read_options& options) {
-  return header_parser(std::move(json), options).run(data_bytes);
-}
-
-// The canonical fast path alone: nullopt where it gives up, handing `json`
-// back untouched for the general parser.
-inline std::optional<result<header_index>> parse_header_canonical(padded_buffer& json, std::uint64_t data_bytes,
-                                                                  const read_options& options) {
-  header_builder b(std::move(json));
-  if (!canonical_scanner(b, options).run()) {
-    json = std::move(b).take_json();
-    return std::nullopt;
-  }
-  return finish(b, data_bytes, options);
-}
-
-}  // namespace detail
-
-// Parses and validates a header. `json` holds the JSON bytes (no length
-// prefix) and becomes part of the index; `data_bytes` is how many bytes
-// follow the header in the file or buffer.
-inline result<header_index> parse_header(detail::padded_buffer json, std::uint64_t data_bytes,
-                                         const read_options& options = {}) {
-  if (auto fast = detail::parse_header_canonical(json, data_bytes, options)) return std::move(*fast);
-  return detail::parse_header_general(std::move(json), data_bytes, options);
-}
-
-namespace detail {
-
-// The fast path reads past the end of the JSON by at most this much.
-inline constexpr std::size_t canonical_overread = 32;
-
-// Parses header bytes that stay where they are (a reader's mapping or a
-// caller's buffer) with `readable_after` more bytes readable behind them,
-// whatever those hold. With room for the fast path's overreads it runs on
-// them in place, and the index points into them; otherwise, or when it
-// gives up, the header is copied and padded for the general parser.
-inline result<header_index> parse_header_in_place(std::string_view json, std::size_t readable_after,
-                                                  std::uint64_t data_bytes, const read_options& options) {
-  if (readable_after >= canonical_overread) {
-    header_builder b(json);
-    if (canonical_scanner(b, options).run()) return finish(b, data_bytes, options);
-  }
-  padded_buffer copy(json.size());
-  if (!json.empty()) std::memcpy(copy.data(), json.data(), json.size());
-  if (readable_after >= canonical_overread) return parse_header_general(std::move(copy), data_bytes, options);
-  return parse_header(std::move(copy), data_bytes, options);
-}
-
-}  // namespace detail
-
 SAFEWEIGHTS_INLINE_NAMESPACE_END
 }  // namespace safeweights

@@ -1,4 +1,6 @@
-// Checked 64-bit arithmetic for every place where a file's numbers meet memory.
+// Checked 64-bit arithmetic, for every place where a file's numbers meet
+// memory: sizes, offsets and element counts read from a file are multiplied
+// and added only through these, so an overflow is an error, never a wrap.
 #pragma once
 
 #include <cstdint>
@@ -9,12 +11,13 @@
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
-namespace detail {
 
+// out = a * b; false (out unspecified) when the product does not fit in 64 bits.
 inline bool checked_mul(std::uint64_t a, std::uint64_t b, std::uint64_t& out) noexcept {
   return !__builtin_mul_overflow(a, b, &out);
 }
 
+// out = a + b; false (out unspecified) when the sum does not fit in 64 bits.
 inline bool checked_add(std::uint64_t a, std::uint64_t b, std::uint64_t& out) noexcept {
   return !__builtin_add_overflow(a, b, &out);
 }
@@ -28,6 +31,5 @@ inline std::optional<std::uint64_t> element_count(std::span<const std::uint64_t>
   return n;
 }
 
-}  // namespace detail
 SAFEWEIGHTS_INLINE_NAMESPACE_END
 }  // namespace safeweights

@@ -20,12 +20,15 @@
 #endif
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
-#include "safeweights/detail/header_builder.hpp"
 #include "safeweights/detail/masked_text.hpp"
 #include "safeweights/detail/unaligned_load.hpp"
+#include "safeweights/format/header/index_builder.hpp"
+#include "safeweights/format/header/tuning.hpp"
 #include "safeweights/format/read_options.hpp"
+#include "safeweights/format/validate.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
@@ -33,16 +36,25 @@ namespace detail {
 
 class canonical_scanner {
  public:
-  canonical_scanner(header_builder& b, const read_options& options)
+  // The scanner reads at most this many bytes past the end of the text, and
+  // what it finds there never decides anything (see the loads below): the
+  // caller guarantees they are readable, whatever they hold.
+  static constexpr std::size_t max_overread = 32;
+
+  canonical_scanner(index_builder& b, const read_options& options)
       : p_(b.text().data()), end_(b.text().data() + b.text().size()), b_(b), options_(options) {
-    b.begin_walk();
+    walk_.start();
   }
 
+  // True when the header is in the writers' form and `b` holds all of it;
+  // false when the scanner gives up (never a verdict).
   bool run() {
     if (!scan()) return false;
     b_.index_names();
     return !b_.has_repeat();
   }
+  // The validation walk done as tensors arrived, for validate().
+  const running_walk& walk() const noexcept { return walk_; }
 
  private:
   bool scan() {
@@ -90,8 +102,8 @@ class canonical_scanner {
 
   // Every load (8 bytes of a number or a SWAR string step, 16 in string()
   // and in the remembered end and shape texts, 24 in the dtype's) starts
-  // before end_, so it runs past it by less than canonical_overread (32)
-  // bytes, which the caller guarantees are readable; what they hold
+  // before end_, so it runs past it by less than 32
+  // bytes (max_overread), which the caller guarantees are readable; what they hold
   // (padding, tensor data) never decides anything, because each scan checks
   // its result against end_.
   static constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
@@ -201,7 +213,10 @@ class canonical_scanner {
     }
   }
 
-  bool tensor() {
+  // Flattened: everything one entry needs is inlined here. Left to itself
+  // GCC kept std::vector::emplace_back out of line in some translation units
+  // (bench-io's), and opening 10k tensors took 5-6% longer.
+  [[gnu::flatten]] bool tensor() {
     std::string_view name;
     if (!string(name) || name == "__metadata__") return false;
     if (b_.tensor_count() >= options_.max_tensors) return false;
@@ -232,7 +247,7 @@ class canonical_scanner {
     if (!number(t.end)) return false;
     last_end_.set(end_digits, static_cast<std::size_t>(p_ - end_digits), t.end);
     if (!eat_literal("]}")) return false;
-    b_.walk(t);
+    walk_.step(t);
     return true;
   }
 
@@ -304,11 +319,12 @@ class canonical_scanner {
       const std::uint64_t* dims = nullptr;
       std::size_t rank = 0;
     };
-    static constexpr std::size_t slots = 16;
+    static constexpr std::size_t slots = header_tuning::remembered_shapes;
+    static_assert(slots >= 2 && (slots & (slots - 1)) == 0, "a power of two");
     entry table[slots];
 
     static std::size_t slot_of(const char* text) noexcept {
-      return static_cast<std::size_t>((load8(text) * 0x9E3779B97F4A7C15ull) >> 60);
+      return static_cast<std::size_t>((load8(text) * 0x9E3779B97F4A7C15ull) >> (64 - std::countr_zero(slots)));
     }
     // `p` has 16 readable bytes.
     const entry* find(const char* p, const char* end) const noexcept {
@@ -327,8 +343,9 @@ class canonical_scanner {
 
   const char* p_;
   const char* end_;
-  header_builder& b_;
+  index_builder& b_;
   const read_options& options_;
+  running_walk walk_;
   dtype_text last_dtype_;
   end_text last_end_;
   shape_memo shapes_;

@@ -1,7 +1,8 @@
-// Compact JSON exactly as serde_json writes it, so our headers are
-// byte-identical to the reference serializer's: `"` and `\` escaped, the five
-// short escapes \b \f \n \r \t, other control characters as \u00xx in lowercase
-// hex, everything else (DEL and all non-ASCII UTF-8) written as is.
+// JSON text for headers and for tools' --json output, written exactly as
+// serde_json writes it, so our headers are byte-identical to the reference
+// serializer's: `"` and `\` escaped, the five short escapes \b \f \n \r \t,
+// other control characters as \u00xx in lowercase hex, everything else (DEL
+// and all non-ASCII UTF-8) written as is.
 #pragma once
 
 #include <charconv>
@@ -13,8 +14,7 @@
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
-namespace detail {
-
+// Appends s as a quoted JSON string.
 inline void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
@@ -42,12 +42,12 @@ inline void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
+// Appends v in decimal, as a JSON number.
 inline void append_uint(std::string& out, std::uint64_t v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr);
 }
 
-}  // namespace detail
 SAFEWEIGHTS_INLINE_NAMESPACE_END
 }  // namespace safeweights
