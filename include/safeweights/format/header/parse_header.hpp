@@ -83,16 +83,17 @@ inline result<header_index> parse_general(std::string_view text, std::size_t rea
 inline result<header_index> parse_header(std::string_view text, std::size_t readable_after, std::uint64_t data_bytes,
                                          const read_options& options = {},
                                          std::shared_ptr<const void> text_owner = {}) {
-  auto parse_a_copy = [&] {
-    detail::header_copy copy(text);
-    text = copy.text;
-    readable_after = copy.readable_after;
-    text_owner = std::move(copy.owner);
-  };
-  if (!text_owner || readable_after < detail::canonical_scanner::max_overread) parse_a_copy();
-  if (auto fast = detail::parse_canonical(text, data_bytes, options, text_owner)) return std::move(*fast);
-  detail::header_copy copy(text);  // zeros after it: see header_parser::run
-  return detail::parse_general(copy.text, copy.readable_after, data_bytes, options, std::move(copy.owner));
+  // One zero-padded copy at most: the scanner reads it when it may not read
+  // in place, and the general parser always reads it (see header_parser::run).
+  // `text_owner` stays held until then: it may be all that keeps `text` alive.
+  std::optional<detail::header_copy> copy;
+  const bool in_place = text_owner && readable_after >= detail::canonical_scanner::max_overread;
+  if (!in_place) copy.emplace(text);
+  if (auto fast = in_place ? detail::parse_canonical(text, data_bytes, options, text_owner)
+                           : detail::parse_canonical(copy->text, data_bytes, options, copy->owner))
+    return std::move(*fast);
+  if (!copy) copy.emplace(text);
+  return detail::parse_general(copy->text, copy->readable_after, data_bytes, options, std::move(copy->owner));
 }
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END
