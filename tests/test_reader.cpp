@@ -1,10 +1,12 @@
 // The reader: zero-copy views, typed access and misalignment, eager loading,
 // pread mode, lifetime, the cost of opening, and the fast header path agreeing
 // with the general one.
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <complex>
 #include <fstream>
 #include <random>
@@ -153,6 +155,70 @@ TEST_CASE("pread mode never maps and gives the same tensors") {
   auto gone = rd.tensor("half");
   CHECK(gone.code() == sw::errc::file_changed);
   CHECK(gone.error_value().message.find(path) == 0);
+}
+
+TEST_CASE("copy_on_write: tensors are writable in place, and no write reaches the file") {
+  scratch_dir dir;
+  auto path = (dir / "s.safetensors").string();
+  const auto original = sample_file();
+  test_support::write_bytes(path, original);
+  sw::read_options o;
+  o.copy_on_write = true;
+  auto rd = sw::reader::open(path, o).value();
+  const sw::tensor_info* info = rd.find("layer.weight");
+  REQUIRE(info);
+  auto w = rd.writable_bytes(*info).value();
+  REQUIRE(w.size() == 24);
+  float x = 0;
+  std::memcpy(&x, w.data() + 8, 4);
+  CHECK(x == 3.0f);
+  x = -7.0f;
+  std::memcpy(w.data() + 8, &x, 4);
+  // This reader's views see the write (one private copy) ...
+  CHECK(rd.tensor("layer.weight").value().as<float>().value()[2] == -7.0f);
+  // ... and the file, and every other reader of it, do not.
+  CHECK(test_support::read_bytes(path) == original);
+  CHECK(sw::reader::open(path).value().tensor("layer.weight").value().as<float>().value()[2] == 3.0f);
+
+  // Only a copy-on-write mapping hands out writable bytes.
+  auto shared = sw::reader::open(path).value();
+  CHECK(shared.writable_bytes(*shared.find("layer.weight")).code() == sw::errc::invalid_argument);
+  o.mode = sw::io_mode::pread;
+  auto by_pread = sw::reader::open(path, o).value();
+  CHECK(by_pread.writable_bytes(*by_pread.find("layer.weight")).code() == sw::errc::invalid_argument);
+  // A tensor_info of another file is refused when it lies outside this one.
+  sw::tensor_info foreign = *info;
+  foreign.end = rd.data_size() + 8;
+  CHECK(rd.writable_bytes(foreign).code() == sw::errc::invalid_argument);
+}
+
+TEST_CASE("read_data copies the whole data section in every mode; adopt takes an open descriptor") {
+  scratch_dir dir;
+  auto path = (dir / "s.safetensors").string();
+  const auto original = sample_file();
+  test_support::write_bytes(path, original);
+  for (sw::io_mode mode : {sw::io_mode::mmap, sw::io_mode::pread}) {
+    sw::read_options o;
+    o.mode = mode;
+    auto rd = sw::reader::open(path, o).value();
+    std::vector<std::byte> data(rd.data_size());
+    REQUIRE(rd.read_data(data));
+    const auto offset = static_cast<std::ptrdiff_t>(rd.index().data_offset());
+    CHECK(std::equal(data.begin(), data.end(), original.begin() + offset, original.end()));
+    std::vector<std::byte> small(data.size() - 1);
+    CHECK(rd.read_data(small).code() == sw::errc::invalid_argument);
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  auto file = sw::file_handle::adopt(fd).value();
+  CHECK(file.size() == original.size());
+  auto rd = sw::reader::open(std::move(file), path).value();
+  CHECK(rd.tensor("layer.weight").value().as<float>().value()[4] == 5.0f);
+  int dir_fd = ::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(dir_fd >= 0);
+  auto not_file = sw::file_handle::adopt(dir_fd);
+  CHECK(not_file.code() == sw::errc::io_error);
+  CHECK(not_file.error_value().message.find("not a regular file") != std::string::npos);
 }
 
 TEST_CASE("opening reports missing files and directories by path") {

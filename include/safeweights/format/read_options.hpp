@@ -38,6 +38,11 @@ struct read_options {
   // them inside guard_mapped_reads (io/fault_guard.hpp), or use
   // io_mode::pread. Costs a copy of headers over 64 KiB.
   bool shrink_safe = false;
+  // io_mode::mmap only: map the file copy-on-write (MAP_PRIVATE, writable),
+  // so reader::writable_bytes hands out tensors a caller may modify in
+  // place. A page is copied when first written; the file never changes.
+  // What the Python package's load_file returns by default.
+  bool copy_on_write = false;
 };
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END

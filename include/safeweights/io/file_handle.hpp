@@ -51,13 +51,22 @@ class file_handle {
   static result<file_handle> open_read(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) return errno_error(errc::io_error, "cannot open");
+    return adopt(fd);
+  }
+
+  // Takes ownership of a descriptor someone else opened (a Python file
+  // object's, duplicated), with the same checks as open_read: a regular
+  // file, read in blocking mode, its size recorded. Closed on any error.
+  static result<file_handle> adopt(int fd) {
     file_handle f(fd);
     struct stat st;
     if (::fstat(fd, &st) != 0) return errno_error(errc::io_error, "cannot stat");
     if (!S_ISREG(st.st_mode))
       return make_error(errc::io_error, std::string("not a regular file: ") + kind_of(st.st_mode));
-    // F_SETFL sets only the status flags, of which O_NONBLOCK is the one given.
-    if (::fcntl(fd, F_SETFL, 0) != 0) return errno_error(errc::io_error, "cannot set blocking reads");
+    // Clears O_NONBLOCK (open_read's, or the owner's): reads must wait for their bytes.
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+      return errno_error(errc::io_error, "cannot set blocking reads");
     f.size_ = static_cast<std::uint64_t>(st.st_size);
     return f;
   }

@@ -1,4 +1,6 @@
-// A read-only memory mapping of a whole file, unmapped on destruction.
+// A memory mapping of a whole file, unmapped on destruction: read-only and
+// shared, or copy-on-write (private and writable: a page is copied when first
+// written, and no write ever reaches the file).
 //
 // If the file is truncated by someone else while mapped, touching the lost
 // pages raises SIGBUS: that is how mmap works. For files on shared or
@@ -21,12 +23,15 @@ class mapping {
  public:
   mapping() = default;
   mapping(mapping&& other) noexcept
-      : base_(std::exchange(other.base_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+      : base_(std::exchange(other.base_, nullptr)),
+        size_(std::exchange(other.size_, 0)),
+        writable_(std::exchange(other.writable_, false)) {}
   mapping& operator=(mapping&& other) noexcept {
     if (this != &other) {
       unmap();
       base_ = std::exchange(other.base_, nullptr);
       size_ = std::exchange(other.size_, 0);
+      writable_ = std::exchange(other.writable_, false);
     }
     return *this;
   }
@@ -34,34 +39,45 @@ class mapping {
   mapping& operator=(const mapping&) = delete;
   ~mapping() { unmap(); }
 
+  enum class access : std::uint8_t { read_only, copy_on_write };
+
   // Maps all of `file`. An empty file gives an empty mapping (mmap refuses length 0).
-  static result<mapping> map(const file_handle& file) {
+  static result<mapping> map(const file_handle& file, access how = access::read_only) {
     mapping m;
     if (file.size() == 0) return m;
     if (file.size() > static_cast<std::uint64_t>(SIZE_MAX)) return make_error(errc::io_error, "file too large to map");
-    void* p = ::mmap(nullptr, static_cast<std::size_t>(file.size()), PROT_READ, MAP_SHARED, file.fd(), 0);
+    const bool private_copy = how == access::copy_on_write;
+    void* p = ::mmap(nullptr, static_cast<std::size_t>(file.size()), private_copy ? PROT_READ | PROT_WRITE : PROT_READ,
+                     private_copy ? MAP_PRIVATE : MAP_SHARED, file.fd(), 0);
     if (p == MAP_FAILED) return errno_error(errc::io_error, "cannot map");
-    m.base_ = static_cast<const std::byte*>(p);
+    m.base_ = static_cast<std::byte*>(p);
     m.size_ = static_cast<std::size_t>(file.size());
+    m.writable_ = private_copy;
     return m;
   }
 
   // The mapped file, whole.
   std::span<const std::byte> bytes() const noexcept { return {base_, size_}; }
+  // The same bytes for writing, in a copy-on-write mapping; empty otherwise.
+  std::span<std::byte> writable_bytes() const noexcept {
+    return writable_ ? std::span<std::byte>(base_, size_) : std::span<std::byte>();
+  }
 
   // No readahead on faults: each touched page is read alone (a hint; never fails the mapping).
   void advise_random() const noexcept {
-    if (base_) ::madvise(const_cast<std::byte*>(base_), size_, MADV_RANDOM);
+    if (base_) ::madvise(base_, size_, MADV_RANDOM);
   }
 
  private:
   void unmap() noexcept {
-    if (base_) ::munmap(const_cast<std::byte*>(base_), size_);
+    if (base_) ::munmap(base_, size_);
     base_ = nullptr;
     size_ = 0;
+    writable_ = false;
   }
-  const std::byte* base_ = nullptr;
+  std::byte* base_ = nullptr;
   std::size_t size_ = 0;
+  bool writable_ = false;
 };
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END

@@ -199,6 +199,37 @@ class reader {
   using byte_range = safeweights::byte_range;
   result<void> read_ranges(std::span<const byte_range> ranges) const { return state_->read_ranges(ranges); }
 
+  // The whole data section (every tensor, in file order) copied into dst,
+  // which must be exactly data_size() bytes: one pass, split over threads
+  // for large files. The fastest way to materialise a file in owned memory.
+  std::uint64_t data_size() const noexcept { return state_->index.data_size(); }
+  result<void> read_data(std::span<std::byte> dst) const {
+    if (dst.size() != data_size())
+      return make_error(errc::invalid_argument, "data section is " + std::to_string(data_size()) +
+                                                    " bytes, buffer is " + std::to_string(dst.size()))
+          .in(source());
+    return state_->read_range_parallel(dst.data(), dst.size(), 0);
+  }
+
+  // A tensor's bytes for writing in place: only in a reader opened with
+  // read_options::copy_on_write, whose private mapping keeps every write in
+  // this process. Lives as long as this reader (deleted on a temporary).
+  result<std::span<std::byte>> writable_bytes(const tensor_info& info) const& {
+    std::span<std::byte> all = state_->map ? state_->map->writable_bytes() : std::span<std::byte>();
+    if (all.empty() && info.byte_size() != 0)
+      return make_error(errc::invalid_argument, "tensor " + quote_name(info.name) +
+                                                    ": writable bytes need a copy-on-write mapping "
+                                                    "(read_options::copy_on_write, io_mode::mmap)")
+          .in(source());
+    if (info.end > data_size() || info.begin > info.end)
+      return make_error(errc::invalid_argument, "tensor " + quote_name(info.name) + " is not one of this file's")
+          .in(source());
+    if (info.byte_size() == 0) return std::span<std::byte>();
+    return all.subspan(static_cast<std::size_t>(state_->index.data_offset() + info.begin),
+                       static_cast<std::size_t>(info.byte_size()));
+  }
+  result<std::span<std::byte>> writable_bytes(const tensor_info& info) && = delete;
+
   // Bytes and read calls fetched from the file by pread so far.
   std::uint64_t bytes_fetched() const noexcept { return state_->bytes_fetched.load(std::memory_order_relaxed); }
   std::uint64_t fetch_calls() const noexcept { return state_->fetch_calls.load(std::memory_order_relaxed); }
@@ -279,7 +310,8 @@ class reader {
     auto n = check_length_prefix({head, got}, state->file_size, options);
     if (!n) return std::move(n).error_value();
     if (options.mode == io_mode::mmap) {
-      auto m = mapping::map(state->file);
+      auto m = mapping::map(state->file, options.copy_on_write ? mapping::access::copy_on_write
+                                                               : mapping::access::read_only);
       if (!m) return std::move(m).error_value();
       state->map = std::make_shared<const mapping>(std::move(*m));
       state->bytes = state->map->bytes();
