@@ -58,7 +58,7 @@ const std::pair<errc, const char*> expected_names[] = {
     {errc::not_sealed, "not_sealed"},
     {errc::invalid_seal, "invalid_seal"},
     {errc::invalid_key, "invalid_key"},
-    {errc::invalid_signature_file, "invalid_signature_file"},
+    {errc::invalid_signature, "invalid_signature"},
     {errc::wrong_key, "wrong_key"},
     {errc::signature_mismatch, "signature_mismatch"},
     {errc::state_dict_mismatch, "state_dict_mismatch"},
@@ -66,6 +66,7 @@ const std::pair<errc, const char*> expected_names[] = {
     {errc::invalid_shard_index, "invalid_shard_index"},
     {errc::invalid_bool, "invalid_bool"},
     {errc::file_changed, "file_changed"},
+    {errc::untrusted_signer, "untrusted_signer"},
 };
 
 bool is_snake_case(std::string_view s) {

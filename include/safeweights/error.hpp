@@ -49,18 +49,19 @@ enum class errc : std::uint8_t {
   digest_mismatch,             // bytes do not hash to the SHA-256 recorded for them (seal, signature)
   not_sealed,                  // the file has no seal (__metadata__ key safeweights.seal)
   invalid_seal,                // the seal is malformed or disagrees with the header
-  invalid_key,                 // a key file is unreadable, not PEM, or not an Ed25519 key of the right kind
-  invalid_signature_file,      // a .sig file is not in the format of spec/EXTENSIONS.md
+  invalid_key,                 // a key or certificate file is unreadable, not PEM, or not a supported key of the right kind
+  invalid_signature,           // a signature (Sigstore bundle), its statement or a trust root is malformed
   wrong_key,                   // the signature was made with another key than the one given
-  signature_mismatch,          // the Ed25519 signature does not verify: the .sig file was altered
+  signature_mismatch,          // the signature does not verify with the signer's key: the statement was altered
   state_dict_mismatch,         // load_state_dict: missing/unexpected keys, shape or dtype mismatches (the whole list)
   load_cancelled,              // load_state_dict: the progress callback asked to stop; the module is unchanged
   invalid_shard_index,         // model.safetensors.index.json: malformed, or disagrees with its shards
   invalid_bool,                // a BOOL tensor read as bool holds a byte other than 0 or 1
   file_changed,                // the file shrank or was cut short while being read (another process changed it)
+  untrusted_signer,            // the signer's certificate, identity, issuer or transparency-log entry is not trusted
 };
 
-inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::file_changed) + 1;
+inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::untrusted_signer) + 1;
 
 // Snake-case names, in enum order; a test checks the table against the enum.
 inline constexpr std::array<std::string_view, errc_count> errc_names = {
@@ -97,7 +98,7 @@ inline constexpr std::array<std::string_view, errc_count> errc_names = {
     "not_sealed",
     "invalid_seal",
     "invalid_key",
-    "invalid_signature_file",
+    "invalid_signature",
     "wrong_key",
     "signature_mismatch",
     "state_dict_mismatch",
@@ -105,6 +106,7 @@ inline constexpr std::array<std::string_view, errc_count> errc_names = {
     "invalid_shard_index",
     "invalid_bool",
     "file_changed",
+    "untrusted_signer",
 };
 
 // The snake-case name of a code ("offsets_not_contiguous"); "unknown_error" for a value outside the enum.
