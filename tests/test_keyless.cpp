@@ -104,7 +104,10 @@ TEST_CASE("merkle: every leaf of every tree of 1 to 8 leaves is proven, and no a
       auto longer = path;
       longer.push_back(root);
       CHECK_FALSE(sw::verify_merkle_inclusion(i, n, leaf, longer, root));
+      CHECK(sw::merkle_root_from_path(i, n, leaf, longer).empty());
       CHECK_FALSE(sw::verify_merkle_inclusion(n, n, leaf, path, root));
+      // A tree twice the size has one level more: the same path cannot reach a root there.
+      CHECK(sw::merkle_root_from_path(i, 2 * n, leaf, path).empty());
       // The leaf's data itself, not its hash, is not a leaf hash (domain separation).
       CHECK(sw::merkle_leaf_hash(leaves[i]) != sw::merkle_node_hash("", leaves[i]));
     }
@@ -162,8 +165,10 @@ TEST_CASE("checkpoint: Rekor's signed note parses; malformed notes do not") {
     return text;
   };
   for (const std::string& bad : {broken("\n\n", "\n"), broken("\n\n", "\n\n\n\n"), broken("476246825", "0476246825"),
-                                 broken("476246825", "-1"), broken("V0NA", "V0N"), broken("\xE2\x80\x94 ", "- "),
+                                 broken("476246825", "-1"), broken("V0NA", "V0N"),
+                                 broken("V0NA1ekHc4sMtyOk9+rSfb50+v1kFb/0QXYbxrm43gk=", "AAAA"), broken("\xE2\x80\x94 ", "- "),
                                  broken("rekor.sigstore.dev wNI9", "rekor.sigstore.dev  wNI9"),
+                                 broken("rekor.sigstore.dev wNI9", " wNI9"), broken("\n\xE2\x80\x94", "\n\xE2\x80\x94 \n\xE2\x80\x94"),
                                  good.substr(0, good.size() - 1), std::string("\n") + good.substr(good.find('\n') + 1),
                                  good.substr(0, good.find('\n') + 1) + good.substr(good.find("\n\n") + 1)}) {
     CAPTURE(bad);
@@ -219,8 +224,15 @@ TEST_CASE("trust root: truncated, garbage or altered roots are refused with inva
   refused(replaced("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE2G2Y", "AAAAEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE2G2Y"));  // not a key
   refused(replaced("\"logId\"", "\"logId\": {\"keyId\": \"AA==\"}, \"logId\""));  // a repeated key
   refused(replaced("2021-01-12T11:53:27.000Z", "yesterday"));
+  refused(replaced("\"wNI9atQGlz+VWfO6LRygH4QUfY/8W4RFwiT5i5WRgB0=\"", "\"\""));  // an empty log id
   refused(replaced("\"tlogs\"", "\"tlogs\": 1, \"unused\""));
   CHECK(sw::load_trust_root(data + "missing.json").code() == errc::invalid_signature);
+  // The bare form: its own media type, and something to trust.
+  const std::string bare = slurp(std::string(SAFEWEIGHTS_TEST_DATA) + "/keyless/trusted_root.json");
+  std::string other_version = bare;
+  other_version.replace(other_version.find("version=0.1"), 11, "version=0.2");
+  refused(other_version);
+  refused("{\"mediaType\": \"application/vnd.dev.sigstore.trustedroot+json;version=0.1\", \"tlogs\": []}");
 }
 
 TEST_CASE("keyless: both real model-signing bundles verify, and what was not checked is said") {
@@ -355,4 +367,36 @@ TEST_CASE("keyless: the CA and the log must be the trust root's, at the entry's 
   sw::trust_root wrong_key = public_good();
   wrong_key.tlogs[0].key = public_good().ctlogs[1].key;
   check_untrusted(b, wrong_key, stefan, "signed entry timestamp does not verify");
+}
+
+TEST_CASE("fulcio certificate: the profile and the holder, one property at a time") {
+  const std::string dir = std::string(SAFEWEIGHTS_TEST_DATA) + "/keyless/";
+  auto cert = [&](const std::string& name) { return sw::x509_certificate::load_pem_file(dir + name + ".pem").value().at(0); };
+  auto check = [&](const std::string& name, const sw::keyless_identity& who, const std::string& phrase) {
+    CAPTURE(name);
+    auto r = sw::verify_certificate_identity(cert(name), who, "model.sig");
+    if (phrase.empty()) {
+      CHECK(r);
+      return;
+    }
+    REQUIRE_FALSE(r);
+    CHECK(r.code() == errc::untrusted_signer);
+    INFO(r.error_value().message);
+    CHECK(r.error_value().message.find(phrase) != std::string::npos);
+  };
+  check("profile-ok", stefan, "");
+  check("legacy-issuer", stefan, "");
+  check("both-issuers", stefan, "");
+  check("uri-identity", {"https://github.com/org/repo/.github/workflows/sign.yml@refs/heads/main", stefan.issuer}, "");
+  check("uri-identity", stefan, "issued to \"https://github.com/org/repo/");
+  check("no-digital-signature", stefan, "key usage lacks digitalSignature");
+  check("no-usage", stefan, "key usage lacks digitalSignature");
+  check("no-code-signing", stefan, "extended key usage lacks codeSigning");
+  check("legacy-issuer", {stefan.identity, "https://accounts.google.com"}, "vouched for by");
+  check("issuers-disagree", stefan, "vouched for by \"https://accounts.google.com\"");
+  check("no-issuer", stefan, "names no OIDC issuer");
+  check("issuer-not-utf8", stefan, "is not a DER UTF8String");
+  CHECK(sw::certificate_identities(cert("profile-ok")) == std::vector<std::string>{"stefanb@us.ibm.com"});
+  CHECK(sw::certificate_issuers(cert("both-issuers"), "x").value() ==
+        std::vector<std::string>{stefan.issuer, stefan.issuer});
 }

@@ -2,21 +2,28 @@
 // identity in its subject alternative name (an email address or a URI) and
 // the OIDC issuer that vouched for it, in Fulcio's extension
 // 1.3.6.1.4.1.57264.1.8 (a DER UTF8String) or the older 1.3.6.1.4.1.57264.1.1
-// (the raw text).
+// (the raw text); and whether it may sign code.
 #pragma once
 
 #include <openssl/asn1.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "safeweights/integrity/certificate_chain.hpp"
+#include "safeweights/util/json_text.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
+
+// Who must have signed: the certificate's email or URI, and the OIDC issuer that vouched for it.
+struct keyless_identity {
+  std::string identity, issuer;
+};
 
 inline constexpr const char* fulcio_issuer_v2_oid = "1.3.6.1.4.1.57264.1.8";
 inline constexpr const char* fulcio_issuer_v1_oid = "1.3.6.1.4.1.57264.1.1";
@@ -68,6 +75,42 @@ inline result<std::vector<std::string>> certificate_issuers(const x509_certifica
   if (auto v1 = detail::extension_bytes(cert, fulcio_issuer_v1_oid, repeated)) out.push_back(std::move(*v1));
   if (repeated) return make_error(errc::untrusted_signer, label + ": the certificate repeats an OIDC issuer extension");
   return out;
+}
+
+namespace detail {
+inline std::string quoted(std::string_view s) {
+  std::string out;
+  append_json_string(out, s.substr(0, 200));
+  return out;
+}
+}  // namespace detail
+
+// The Sigstore profile of a signing certificate (key usage digitalSignature
+// and extended key usage codeSigning, both) and the expected holder: one of
+// its emails or URIs is the identity, and every issuer extension it carries
+// names the issuer.
+inline result<void> verify_certificate_identity(const x509_certificate& leaf, const keyless_identity& expected,
+                                                const std::string& label) {
+  auto untrusted = [&](const std::string& why) { return make_error(errc::untrusted_signer, label + ": " + why); };
+  const std::uint32_t ku = X509_get_key_usage(leaf.get());
+  const std::uint32_t eku = X509_get_extended_key_usage(leaf.get());
+  if (ku == UINT32_MAX || !(ku & KU_DIGITAL_SIGNATURE))
+    return untrusted("the signing certificate's key usage lacks digitalSignature");
+  if (eku == UINT32_MAX || !(eku & XKU_CODE_SIGN))
+    return untrusted("the signing certificate's extended key usage lacks codeSigning");
+  const std::vector<std::string> identities = certificate_identities(leaf);
+  if (std::find(identities.begin(), identities.end(), expected.identity) == identities.end())
+    return untrusted("the signing certificate was issued to " +
+                     (identities.empty() ? std::string("no email or URI") : detail::quoted(identities[0])) + ", not " +
+                     detail::quoted(expected.identity));
+  auto issuers = certificate_issuers(leaf, label);
+  if (!issuers) return std::move(issuers).error_value();
+  if (issuers->empty()) return untrusted("the signing certificate names no OIDC issuer");
+  for (const std::string& issuer : *issuers)
+    if (issuer != expected.issuer)
+      return untrusted("the signing certificate's identity was vouched for by " + detail::quoted(issuer) + ", not " +
+                       detail::quoted(expected.issuer));
+  return {};
 }
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END
