@@ -1,7 +1,9 @@
 // Keyless Sigstore signatures, verified offline: the signing certificate was
 // issued by a Fulcio CA of the trust root to the expected identity, vouched
-// for by the expected OIDC issuer, and was valid when the signature entered a
-// trusted transparency log (Rekor) whose entry records this very signature.
+// for by the expected OIDC issuer, logged by a trusted certificate
+// transparency log (its embedded SCT), and was valid when the signature
+// entered a trusted transparency log (Rekor) whose entry records this very
+// signature.
 // What comes back is the certificate's key, which the caller verifies the
 // DSSE signature with. What cannot be checked offline here is reported in
 // `notes` as "not checked: ...", never passed silently.
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "safeweights/integrity/certificate_chain.hpp"
+#include "safeweights/integrity/certificate_transparency.hpp"
 #include "safeweights/integrity/fulcio_certificate.hpp"
 #include "safeweights/integrity/sigstore_bundle.hpp"
 #include "safeweights/integrity/transparency_log.hpp"
@@ -35,6 +38,24 @@ inline result<void> verify_fulcio_chain(const x509_certificate& leaf, std::span<
     last_failure = ok.error_value().message;
   }
   return make_error(errc::untrusted_signer, last_failure);
+}
+
+// The certificate among the trust root's CAs and the bundle's extra
+// certificates that issued `leaf` (names match and its key verifies the
+// leaf's signature), or null.
+inline const x509_certificate* find_issuer(const x509_certificate& leaf, std::span<const x509_certificate> extra,
+                                           const trust_root& root) {
+  auto issued = [&](const x509_certificate& c) {
+    const bool ok = X509_check_issued(c.get(), leaf.get()) == X509_V_OK && X509_verify(leaf.get(), X509_get0_pubkey(c.get())) == 1;
+    ERR_clear_error();
+    return ok;
+  };
+  for (const x509_certificate& c : extra)
+    if (issued(c)) return &c;
+  for (const trusted_authority& ca : root.certificate_authorities)
+    for (const x509_certificate& c : ca.chain)
+      if (issued(c)) return &c;
+  return nullptr;
 }
 }  // namespace detail
 
@@ -66,7 +87,9 @@ inline result<public_key> verify_keyless(const sigstore_bundle& bundle, const tr
     if (auto ok = detail::verify_fulcio_chain(*leaf, extra, root, at, label); !ok) return std::move(ok).error_value();
   }
   if (auto ok = verify_certificate_identity(*leaf, expected, label); !ok) return std::move(ok).error_value();
-  notes.push_back("not checked: " + label + ": the signing certificate's signed certificate timestamps (certificate transparency)");
+  const x509_certificate* issuer = detail::find_issuer(*leaf, extra, root);
+  if (!issuer) return untrusted("the signing certificate's issuer is not among the trust root's certificates");
+  if (auto ok = verify_embedded_scts(*leaf, *issuer, root, label); !ok) return std::move(ok).error_value();
   if (!bundle.rfc3161_timestamps.empty())
     notes.push_back("not checked: " + label + ": " + std::to_string(bundle.rfc3161_timestamps.size()) +
                     " RFC 3161 timestamp(s); the transparency log's signed time was used");
