@@ -336,6 +336,10 @@ TEST_CASE("keyless: the log entry must record this bundle's payload, signature a
   b.tlog_entries = other.tlog_entries;
   check_untrusted(b, public_good(), stefan, "the entry's body does not match the bundle");
   b = good;
+  b.certificates[0].resize(100);
+  std::vector<std::string> notes;
+  CHECK(sw::verify_keyless(b, public_good(), stefan, notes, "model.sig").code() == errc::invalid_signature);
+  b = good;
   b.kind = sw::sigstore_bundle::material::public_key;
   check_untrusted(b, public_good(), stefan, "not a keyless signature");
 }

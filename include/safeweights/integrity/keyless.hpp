@@ -68,11 +68,11 @@ inline result<public_key> verify_keyless(const sigstore_bundle& bundle, const tr
   if (bundle.kind == sigstore_bundle::material::public_key || bundle.certificates.empty())
     return untrusted("the bundle holds a public key, not a signing certificate: it is not a keyless signature");
   auto leaf = x509_certificate::from_der(bundle.certificates[0], label + ": the signing certificate");
-  if (!leaf) return std::move(leaf).error_value();
+  if (!leaf) return make_error(errc::invalid_signature, std::move(leaf).error_value().message);
   std::vector<x509_certificate> extra;
   for (std::size_t i = 1; i < bundle.certificates.size(); ++i) {
     auto c = x509_certificate::from_der(bundle.certificates[i], label + ": certificate " + std::to_string(i) + " of the bundle");
-    if (!c) return std::move(c).error_value();
+    if (!c) return make_error(errc::invalid_signature, std::move(c).error_value().message);
     extra.push_back(std::move(*c));
   }
   if (bundle.tlog_entries.empty()) return untrusted("the bundle has no transparency log entry: a keyless signature needs one");

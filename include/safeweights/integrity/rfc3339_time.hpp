@@ -12,7 +12,7 @@
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 
-struct timestamp {
+struct utc_time {
   std::int64_t seconds = 0;  // since the epoch, UTC
   std::int32_t nanos = 0;    // [0, 1e9)
 };
@@ -23,14 +23,14 @@ constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) n
   y -= m <= 2;
   const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
   const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
   const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 }  // namespace detail
 
 // "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z", or nullopt. No leap seconds (protobuf has none).
-inline std::optional<timestamp> parse_rfc3339(std::string_view s) noexcept {
+inline std::optional<utc_time> parse_rfc3339(std::string_view s) noexcept {
   auto digits = [&](std::size_t at, std::size_t n) -> std::optional<unsigned> {
     if (at + n > s.size()) return std::nullopt;
     unsigned v = 0;
@@ -62,7 +62,7 @@ inline std::optional<timestamp> parse_rfc3339(std::string_view s) noexcept {
   }
   if (at + 1 != s.size() || s[at] != 'Z') return std::nullopt;
   const std::int64_t days = detail::days_from_civil(*year, *month, *day);
-  return timestamp{days * 86400 + *hour * 3600 + *minute * 60 + *second, nanos};
+  return utc_time{days * 86400 + *hour * 3600 + *minute * 60 + *second, nanos};
 }
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END

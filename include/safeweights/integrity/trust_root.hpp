@@ -32,8 +32,8 @@ inline constexpr std::size_t max_trust_root_bytes = std::size_t{4} << 20;
 
 // A period of trust: from `start`, to `end` when there is one (both inclusive).
 struct validity_period {
-  timestamp start;
-  std::optional<timestamp> end;
+  utc_time start;
+  std::optional<utc_time> end;
 
   // Whether the whole second `at` (seconds since the epoch) lies within the period.
   bool covers(std::int64_t at) const noexcept {
