@@ -198,6 +198,20 @@ TEST_CASE("trust root: a client trust config and a bare trusted root load alike"
   }
 }
 
+TEST_CASE("trust root: an absent validity period is no limit, as sigstore-python reads it") {
+  std::string text = slurp(std::string(SAFEWEIGHTS_TEST_DATA) + "/keyless/trusted_root.json");
+  // The first period is the Rekor key's, a start alone.
+  const auto at = text.find("\"validFor\"");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, text.find('}', at) + 1 - at, "\"unused\": 0");
+  auto root = sw::parse_trust_root(text, "root.json");
+  REQUIRE(root);
+  CHECK(root->tlogs[0].valid_for.covers(INT64_MIN + 1));
+  CHECK(root->tlogs[0].valid_for.covers(0));
+  CHECK(root->tlogs[0].valid_for.covers(INT64_MAX));
+  CHECK_FALSE(public_good().tlogs[0].valid_for.covers(0));
+}
+
 TEST_CASE("trust root: truncated, garbage or altered roots are refused with invalid_signature") {
   const std::string text = slurp(data + "trust_config.json");
   auto refused = [](const std::string& json) {

@@ -32,7 +32,7 @@ inline constexpr std::size_t max_trust_root_bytes = std::size_t{4} << 20;
 
 // A period of trust: from `start`, to `end` when there is one (both inclusive).
 struct validity_period {
-  utc_time start;
+  utc_time start{INT64_MIN, 0};
   std::optional<utc_time> end;
 
   // Whether the whole second `at` (seconds since the epoch) lies within the period.
@@ -156,11 +156,12 @@ class trust_root_parser {
   }
 
   result<validity_period> read_validity(const strict_object& o, const std::string& where) const {
-    auto v = member(o, "validFor", where);
-    if (!v) return std::move(v).error_value();
+    validity_period p;
+    // Optional in the protobuf spec; sigstore-python reads an absent period as "always".
+    auto v = o.get("validFor");
+    if (!v) return p;
     auto vo = object(*v, where + ": validFor");
     if (!vo) return std::move(vo).error_value();
-    validity_period p;
     auto start = string_field(*vo, "start", where + ": validFor");
     if (!start) return std::move(start).error_value();
     auto s = parse_rfc3339(*start);
