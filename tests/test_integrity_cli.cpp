@@ -1,5 +1,5 @@
 // The integrity commands through the real binary: digest, seal, sign and
-// verify, with keys made by the openssl tool. Exit 0 good, 1 bad (the
+// verify (model signatures and seals), with keys made by the openssl tool. Exit 0 good, 1 bad (the
 // message names what failed), 2 usage.
 #include <simdjson.h>
 
@@ -125,79 +125,130 @@ TEST_CASE("cli seal and verify: a sealed file verifies; a flipped bit fails nami
   CHECK(run({"verify"}).status == 2);
 }
 
-TEST_CASE("cli sign and verify --key: each failure exits 1 with its own message") {
+TEST_CASE("cli sign and verify --signature: a model directory, each failure exits 1 naming what failed") {
   workspace ws;
-  auto signed_ = run({"sign", "--key", ws.priv, ws.model});
-  REQUIRE_MESSAGE(signed_.status == 0, signed_.err);
-  const std::string sig = ws.model + ".sig";
-  REQUIRE(std::filesystem::exists(sig));
-  CHECK(signed_.out.starts_with("wrote " + sig + ": signature of " + ws.model + " (" +
-                                std::to_string(std::filesystem::file_size(ws.model)) + " bytes, sha256 "));
-  CHECK(has(signed_.out, ") with key "));
-  for (const char* quiet : {"--quiet", "-q"}) {
-    auto silent = run({"sign", quiet, "--key", ws.priv, ws.model});
-    CHECK(silent.status == 0);
-    CHECK(silent.out.empty());
+  const auto model = ws.dir / "model";
+  std::filesystem::create_directories(model / "sub");
+  write_bytes(model / "model.safetensors", ws.bytes);
+  write_text(model / "config.json", "{}");
+  write_text(model / "sub" / "notes.txt", "notes");
+  const std::string ec_key = (ws.dir / "ec.pem").string(), ec_pub = (ws.dir / "ec.pub.pem").string();
+  REQUIRE(test_support::run_program("openssl", {"genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                                "-out", ec_key}).status == 0);
+  REQUIRE(test_support::run_program("openssl", {"pkey", "-in", ec_key, "-pubout", "-out", ec_pub}).status == 0);
+  const std::string sig = (model / "model.sig").string();
+  for (const auto& [priv, pub] : {std::pair{ec_key, ec_pub}, std::pair{ws.priv, ws.pub}}) {
+    CAPTURE(priv);
+    auto signed_ = run({"sign", "--signature", sig, "--private-key", priv, model.string()});
+    REQUIRE_MESSAGE(signed_.status == 0, signed_.err);
+    CHECK(signed_.out.starts_with("wrote " + sig + ": signature of " + model.string() + " (3 files) with key "));
+    auto ok = run({"verify", "--signature", sig, "--public-key", pub, model.string()});
+    CHECK_MESSAGE(ok.status == 0, ok.err);
+    CHECK(has(ok.out, "signature: ok (key "));
+    CHECK(has(ok.out, "files: ok (3 signed resources match)"));
+    CHECK(run({"verify", "--signature=" + sig, "--public-key=" + pub, model.string()}).status == 0);
   }
-  const std::string good_sig = read_text(sig);
-  auto ok = run({"verify", "--key", ws.pub, ws.model});
-  CHECK(ok.status == 0);
-  CHECK(has(ok.out, "signature: ok"));
-  CHECK(has(ok.out, "seal: none"));
-  CHECK(run({"verify", "--key=" + ws.pub, ws.model}).status == 0);
+  auto silent = run({"sign", "-q", "--signature", sig, "--private-key", ws.priv, model.string()});
+  CHECK(silent.status == 0);
+  CHECK(silent.out.empty());
 
-  // The file changed after signing.
-  auto changed = ws.bytes;
-  changed[20] ^= std::byte{1};
-  write_bytes(ws.model, changed);
-  auto c = run({"verify", "--key", ws.pub, ws.model});
-  CHECK(c.status == 1);
-  CHECK(has(c.err, "changed after signing"));
-  write_bytes(ws.model, ws.bytes);
+  // A changed, a removed and an added file, all named; --json says the same.
+  write_text(model / "config.json", "{\"changed\": 1}");
+  std::filesystem::remove(model / "sub" / "notes.txt");
+  write_text(model / "extra.bin", "x");
+  auto bad = run({"verify", "--signature", sig, "--public-key", ws.pub, model.string()});
+  CHECK(bad.status == 1);
+  CHECK(has(bad.err, "changed since signing: config.json"));
+  CHECK(has(bad.err, "signed but missing: sub/notes.txt"));
+  CHECK(has(bad.err, "not signed: extra.bin"));
+  CHECK(has(bad.err, "3 files do not match the signature"));
+  auto json = run({"verify", "--json", "--signature", sig, "--public-key", ws.pub, model.string()});
+  CHECK(json.status == 1);
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  REQUIRE(parser.parse(simdjson::padded_string(json.out)).get(doc) == simdjson::SUCCESS);
+  CHECK(doc["ok"].get_bool().value() == false);
+  CHECK(doc["changed"].at(0).get_string().value() == "config.json");
+  CHECK(doc["missing"].at(0).get_string().value() == "sub/notes.txt");
+  CHECK(doc["extra"].at(0).get_string().value() == "extra.bin");
+  // --ignore-paths as the shell names them, or relative to the model.
+  write_text(model / "config.json", "{}");
+  write_text(model / "sub" / "notes.txt", "notes");
+  CHECK(run({"verify", "--signature", sig, "--public-key", ws.pub, "--ignore-paths", (model / "extra.bin").string(),
+             model.string()}).status == 0);
+  CHECK(run({"verify", "--signature", sig, "--public-key", ws.pub, "--ignore-paths", "extra.bin", model.string()}).status == 0);
+  CHECK(run({"verify", "--signature", sig, "--public-key", ws.pub, model.string()}).status == 1);
 
-  // Another key.
+  // Another key, a garbled bundle, a missing one.
   const std::string other = (ws.dir / "other.pem").string(), other_pub = (ws.dir / "other.pub.pem").string();
   REQUIRE(test_support::run_program("openssl", {"genpkey", "-algorithm", "ed25519", "-out", other}).status == 0);
   REQUIRE(test_support::run_program("openssl", {"pkey", "-in", other, "-pubout", "-out", other_pub}).status == 0);
-  auto w = run({"verify", "--key", other_pub, ws.model});
+  auto w = run({"verify", "--signature", sig, "--public-key", other_pub, model.string()});
   CHECK(w.status == 1);
   CHECK(has(w.err, "not with the given key"));
-
-  // A truncated, then a garbled signature file.
-  write_text(sig, good_sig.substr(0, good_sig.size() - 10));
-  auto t = run({"verify", "--key", ws.pub, ws.model});
+  const std::string good_sig = read_text(sig);
+  write_text(sig, good_sig.substr(0, good_sig.size() / 2));
+  auto t = run({"verify", "--signature", sig, "--public-key", ws.pub, model.string()});
   CHECK(t.status == 1);
-  CHECK(has(t.err, "not a safeweights signature file"));
-  std::string garbled = good_sig;
-  garbled[garbled.size() - 5] = garbled[garbled.size() - 5] == '0' ? '1' : '0';
-  write_text(sig, garbled);
-  auto g = run({"verify", "--key", ws.pub, ws.model});
-  CHECK(g.status == 1);
-  CHECK(has(g.err, "does not verify"));
-  std::filesystem::remove(sig);
-  auto missing = run({"verify", "--key", ws.pub, ws.model});
-  CHECK(missing.status == 1);
-  CHECK(has(missing.err, ".sig"));
-
-  // Keys of the wrong kind, and usage errors.
-  auto private_for_verify = run({"verify", "--key", ws.priv, ws.model});
+  CHECK(has(t.err, "not a valid Sigstore bundle"));
+  CHECK(run({"verify", "--signature", (ws.dir / "none.sig").string(), "--public-key", ws.pub, model.string()}).status == 1);
+  auto private_for_verify = run({"verify", "--signature", sig, "--public-key", ws.priv, model.string()});
   CHECK(private_for_verify.status == 1);
   CHECK(has(private_for_verify.err, "is a private key"));
-  CHECK(run({"sign", "--key", ws.pub, ws.model}).status == 1);
-  CHECK(run({"sign", ws.model}).status == 2);
-  CHECK(run({"sign", "--key"}).status == 2);
-  CHECK(run({"sign", "--key", ws.priv, "--key", ws.priv, ws.model}).status == 2);
-  CHECK(run({"sign", "--key", ws.priv}).status == 2);
-  CHECK(run({"verify", "--key", ws.pub, ws.model, ws.model}).status == 2);
 
-  // Sealed and signed: both checks run, signature first.
+  // Usage errors: exit 2.
+  CHECK(run({"sign", "--private-key", ws.pub, "--signature", sig, model.string()}).status == 1);
+  CHECK(run({"sign", "--signature", sig, model.string()}).status == 2);
+  CHECK(run({"sign", "--private-key", ws.priv, model.string()}).status == 2);
+  CHECK(run({"sign", "--private-key"}).status == 2);
+  CHECK(run({"sign", "--private-key", ws.priv, "--private-key", ws.priv, "--signature", sig, model.string()}).status == 2);
+  CHECK(run({"sign", "--private-key", ws.priv, "--signature", sig, "--serialization", "tensors", model.string()}).status == 2);
+  CHECK(run({"sign", "--private-key", ws.priv, "--signature", sig, "--shard-size", "10", model.string()}).status == 2);
+  CHECK(run({"sign", "--private-key", ws.priv, "--signature", sig, "--ignore-paths", "../x", model.string()}).status == 2);
+  CHECK(run({"verify", "--signature", sig, model.string()}).status == 2);
+  CHECK(run({"verify", "--signature", sig, "--public-key", ws.pub, "--certificate-chain", ws.pub, model.string()}).status == 2);
+  CHECK(run({"verify", "--signature", sig, "--identity", "a@b", model.string()}).status == 2);
+  CHECK(run({"verify", "--public-key", ws.pub, model.string()}).status == 2);
+  CHECK(run({"verify", "--signature", sig, "--public-key", ws.pub, model.string(), model.string()}).status == 2);
+}
+
+TEST_CASE("cli verify: the real model_signing tool's bundles, and shards signed here") {
+  const auto d = test_support::data_dir() / "openssf-model-signing";
+  for (std::string v : {"v1.0.1", "v1.1.0"}) {
+    const auto key_model = d / (v + "-elliptic-key"), cert_model = d / (v + "-certificate");
+    auto k = run({"verify", "--signature", (key_model / "model.sig").string(), "--public-key",
+                  (d / "keys/signing-key-pub.pem").string(), "--ignore-paths", (key_model / "ignore-me").string(),
+                  key_model.string()});
+    CHECK_MESSAGE(k.status == 0, k.err);
+    auto c = run({"verify", "--signature", (cert_model / "model.sig").string(), "--certificate-chain",
+                  (d / "keys/ca-cert.pem").string(), "--ignore-paths", (cert_model / "ignore-me").string(),
+                  cert_model.string()});
+    CHECK_MESSAGE(c.status == 0, c.err);
+    CHECK(has(c.out, "signature: ok (certificate /CN=intermediate-ca)"));
+  }
+  workspace ws;
+  const std::string ec_key = (ws.dir / "ec.pem").string(), ec_pub = (ws.dir / "ec.pub.pem").string();
+  REQUIRE(test_support::run_program("openssl", {"genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384",
+                                                "-out", ec_key}).status == 0);
+  REQUIRE(test_support::run_program("openssl", {"pkey", "-in", ec_key, "-pubout", "-out", ec_pub}).status == 0);
+  const std::string sig = (ws.dir / "shards.sig").string();
+  auto s = run({"sign", "--signature", sig, "--private-key", ec_key, "--serialization", "shards", "--shard-size", "100",
+                ws.model});
+  REQUIRE_MESSAGE(s.status == 0, s.err);
+  CHECK(has(s.out, "shards) with key ecdsa-p384"));
+  CHECK(run({"verify", "--signature", sig, "--public-key", ec_pub, ws.model}).status == 0);
+}
+
+TEST_CASE("cli verify without --signature: a sealed file's seal, as before") {
+  workspace ws;
   const std::string sealed = (ws.dir / "sealed.safetensors").string();
   REQUIRE(run({"seal", ws.model, sealed}).status == 0);
-  REQUIRE(run({"sign", "--key", ws.priv, sealed}).status == 0);
-  auto both = run({"verify", "--key", ws.pub, sealed});
-  CHECK(both.status == 0);
-  CHECK(has(both.out, "signature: ok"));
-  CHECK(has(both.out, "seal: ok (2 tensors)"));
+  auto v = run({"verify", sealed});
+  CHECK(v.status == 0);
+  CHECK(has(v.out, "seal: ok (2 tensors)"));
+  auto none = run({"verify", ws.model});
+  CHECK(none.status == 1);
+  CHECK(has(none.err, "no --signature"));
 }
 
 TEST_CASE("cli --help lists the integrity commands, and each has its own help") {

@@ -50,12 +50,16 @@ inline auto filler(std::uint64_t total) {
   };
 }
 
-// What the integrity snippet finds: model.safetensors sealed, signed, and the public key.
+// What the integrity snippet finds: model.safetensors sealed; model/ holding it, signed in
+// model.sig; and the public key.
 inline void seal_and_sign_model() {
   sw::seal_file("model.safetensors", "model.safetensors").value();
-  auto key = sw::ed25519_key::generate().value();
-  sw::sign_file("model.safetensors", key).value();
-  test_support::write_text("public.pem", key.public_pem());
+  std::filesystem::create_directories("model");
+  std::filesystem::copy_file("model.safetensors", "model/model.safetensors",
+                             std::filesystem::copy_options::overwrite_existing);
+  sw::model_signer signer{sw::private_key::generate(sw::key_algorithm::ecdsa_p384).value(), {}};
+  sw::write_model_signature("model.sig", sw::sign_model("model", signer).value()).value();
+  test_support::write_text("public.pem", signer.key.public_half().pem());
 }
 
 }  // namespace readme
