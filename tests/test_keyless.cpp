@@ -328,6 +328,13 @@ TEST_CASE("keyless: every alteration of the log entry is caught") {
   check_untrusted(altered([&](auto& e) { e.inclusion_proof->checkpoint = other_checkpoint; }), public_good(), stefan,
                   "checkpoint states another tree size or root hash");
   check_untrusted(altered([](auto& e) { e.kind = "hashedrekord"; }), public_good(), stefan, "is not dsse 0.0.1");
+  // Every entry counts: a second, altered entry beside a good one is refused.
+  sw::sigstore_bundle two = good;
+  two.tlog_entries.push_back(good.tlog_entries[0]);
+  std::vector<std::string> notes;
+  CHECK(sw::verify_keyless(two, public_good(), stefan, notes, "model.sig"));
+  (*two.tlog_entries[1].signed_entry_timestamp)[12] ^= 1;
+  check_untrusted(two, public_good(), stefan, "signed entry timestamp does not verify");
   sw::sigstore_bundle none = good;
   none.tlog_entries.clear();
   check_untrusted(none, public_good(), stefan, "no transparency log entry");
