@@ -78,6 +78,7 @@ inline result<signed_checkpoint> parse_checkpoint(std::string_view note, const s
   static constexpr std::string_view dash = "\xE2\x80\x94 ";  // U+2014 EM DASH and a space
   while (!sigs.empty()) {
     const std::size_t end = sigs.find('\n');
+    if (end == std::string_view::npos) return bad("its signature block does not end in a newline");
     std::string_view line = sigs.substr(0, end);
     sigs.remove_prefix(end + 1);
     if (line.substr(0, dash.size()) != dash) return bad("a signature line does not start with an em dash");
