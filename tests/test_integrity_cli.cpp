@@ -212,7 +212,7 @@ TEST_CASE("cli sign and verify --signature: a model directory, each failure exit
   CHECK(run({"verify", "--signature", sig, "--public-key", ws.pub, model.string(), model.string()}).status == 2);
 }
 
-TEST_CASE("cli verify: the real model_signing tool's bundles, and shards signed here") {
+TEST_CASE("cli verify: the real model_signing tool's key, certificate and keyless bundles, and shards signed here") {
   const auto d = test_support::data_dir() / "openssf-model-signing";
   for (std::string v : {"v1.0.1", "v1.1.0"}) {
     const auto key_model = d / (v + "-elliptic-key"), cert_model = d / (v + "-certificate");
@@ -225,6 +225,19 @@ TEST_CASE("cli verify: the real model_signing tool's bundles, and shards signed 
                   cert_model.string()});
     CHECK_MESSAGE(c.status == 0, c.err);
     CHECK(has(c.out, "signature: ok (certificate /CN=intermediate-ca)"));
+    const auto keyless_model = d / (v + "-sigstore");
+    auto s = run({"verify", "--signature", (keyless_model / "model.sig").string(), "--identity", "stefanb@us.ibm.com",
+                  "--identity-provider", "https://sigstore.verify.ibm.com/oauth2", "--trust-config",
+                  (d / "trust_config.json").string(), "--ignore-paths", (keyless_model / "ignore-me").string(),
+                  keyless_model.string()});
+    CHECK_MESSAGE(s.status == 0, s.err);
+    CHECK(has(s.out, "signature: ok (identity stefanb@us.ibm.com (issuer https://sigstore.verify.ibm.com/oauth2))"));
+    CHECK(has(s.out, "note: not checked"));
+    auto wrong = run({"verify", "--signature", (keyless_model / "model.sig").string(), "--identity", "x@example.com",
+                      "--identity-provider", "https://sigstore.verify.ibm.com/oauth2", "--trust-config",
+                      (d / "trust_config.json").string(), keyless_model.string()});
+    CHECK(wrong.status == 1);
+    CHECK(has(wrong.err, "x@example.com"));
   }
   workspace ws;
   const std::string ec_key = (ws.dir / "ec.pem").string(), ec_pub = (ws.dir / "ec.pub.pem").string();

@@ -3,7 +3,7 @@
 // tampering fails with its own code; bundles we sign verify here and under an
 // independent verifier (tests/interop/verify_bundle.py, Python's
 // cryptography); hostile bundles and statements are refused with a message.
-// Keyless (Sigstore) bundles: test_keyless.cpp.
+// The keyless (Sigstore) signer checks one by one: test_keyless.cpp.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,6 +38,13 @@ sw::model_trust key_trust(const std::string& pem_path) {
 sw::model_trust ca_trust(const std::string& pem_path) {
   sw::model_trust t;
   t.certificate_authorities = sw::x509_certificate::load_pem_file(pem_path).value();
+  return t;
+}
+
+sw::model_trust keyless_trust(const std::string& identity, const std::string& issuer) {
+  sw::model_trust t;
+  t.sigstore_root = sw::load_trust_root((upstream / "trust_config.json").string()).value();
+  t.identity = {identity, issuer};
   return t;
 }
 
@@ -153,7 +160,7 @@ std::string replace_once(std::string text, std::string_view from, std::string_vi
 
 }  // namespace
 
-TEST_CASE("the real model_signing tool's key and certificate bundles verify, v1.0.1 and v1.1.0") {
+TEST_CASE("the real model_signing tool's key, certificate and keyless bundles verify, v1.0.1 and v1.1.0") {
   for (std::string version : {"v1.0.1", "v1.1.0"}) {
     CAPTURE(version);
     const fs::path key_model = upstream / (version + "-elliptic-key");
@@ -163,6 +170,15 @@ TEST_CASE("the real model_signing tool's key and certificate bundles verify, v1.
     CHECK(k->ok());
     CHECK(k->resources == 2);
     CHECK(k->signer == "key ecdsa-p384 e8450dec4eb99dae995da9af1bc2cc9f76ed669ee2e744f57abba763df3e3f8e");
+
+    const fs::path keyless_model = upstream / (version + "-sigstore");
+    auto s = sw::verify_model(keyless_model.string(), (keyless_model / "model.sig").string(),
+                              keyless_trust("stefanb@us.ibm.com", "https://sigstore.verify.ibm.com/oauth2"),
+                              ignoring({"ignore-me"}));
+    REQUIRE_MESSAGE(s.has_value(), s.error_value().message);
+    CHECK(s->ok());
+    CHECK(s->signer == "identity stefanb@us.ibm.com (issuer https://sigstore.verify.ibm.com/oauth2)");
+    CHECK(std::any_of(s->notes.begin(), s->notes.end(), [](const std::string& n) { return has(n, "not checked"); }));
 
     const fs::path cert_model = upstream / (version + "-certificate");
     auto c = sw::verify_model(cert_model.string(), (cert_model / "model.sig").string(),
@@ -187,11 +203,12 @@ TEST_CASE("the real model_signing tool's key and certificate bundles verify, v1.
 
 TEST_CASE("tampering with a model the real tool signed: each change is named, each wrong signer refused") {
   for (std::string version : {"v1.0.1", "v1.1.0"}) {
-    for (std::string kind : {"elliptic-key", "certificate"}) {
+    for (std::string kind : {"elliptic-key", "certificate", "sigstore"}) {
       const std::string name = version + "-" + kind;
       CAPTURE(name);
       const auto trust = kind == "elliptic-key" ? key_trust((upstream / "keys/signing-key-pub.pem").string())
-                                                : ca_trust((upstream / "keys/ca-cert.pem").string());
+                         : kind == "certificate" ? ca_trust((upstream / "keys/ca-cert.pem").string())
+                                                 : keyless_trust("stefanb@us.ibm.com", "https://sigstore.verify.ibm.com/oauth2");
       scratch_dir dir;
       auto verify = [&](const fs::path& model, const sw::model_trust& t) {
         return sw::verify_model(model.string(), (model / "model.sig").string(), t, ignoring({"ignore-me"}));
@@ -235,6 +252,14 @@ TEST_CASE("tampering with a model the real tool signed: each change is named, ea
         CHECK(has(r.error_value().message, "not with the given key"));
         // A key trust for a certificate bundle, and the other way round.
         CHECK(verify(upstream / (version + "-certificate"), trust).code() == errc::wrong_key);
+      } else if (kind == "sigstore") {
+        for (const auto& [identity, issuer] :
+             {std::pair<std::string, std::string>{"someone@example.com", "https://sigstore.verify.ibm.com/oauth2"},
+              {"stefanb@us.ibm.com", "https://accounts.google.com"}}) {
+          auto r = verify(original, keyless_trust(identity, issuer));
+          CHECK(r.code() == errc::untrusted_signer);
+        }
+        CHECK(verify(upstream / (version + "-elliptic-key"), trust).code() == errc::wrong_key);
       } else {
         test_pki other;
         auto r = verify(original, ca_trust(other.root));
