@@ -592,3 +592,49 @@ TEST_CASE("base64 is strict: one spelling per value") {
   CHECK_FALSE(sw::base64_decode("Zh=="));    // unused bits set
   CHECK_FALSE(sw::base64_decode("Zm8-"));    // URL alphabet
 }
+
+TEST_CASE("a list of files: sign just those, or verify just those of a model signed whole") {
+  scratch_dir dir;
+  const fs::path model = make_model(dir);
+  auto signer = key_signer(sw::key_algorithm::ecdsa_p256);
+  sw::model_sign_options some;
+  some.only_files = {"config.json", "tokenizer/vocab.txt"};
+  some.signature_path = (dir / "some.sig").string();
+  auto b = sw::sign_model(model.string(), signer, some);
+  REQUIRE_MESSAGE(b.has_value(), b.error_value().message);
+  REQUIRE(sw::write_model_signature(some.signature_path, *b).has_value());
+  auto listed = sw::parse_in_toto_statement(b->payload, "t").value();
+  REQUIRE(listed.resources.size() == 2);
+  CHECK(listed.resources[0].path == "config.json");
+  sw::model_verify_options just;
+  just.only_files = some.only_files;
+  auto r = sw::verify_model(model.string(), some.signature_path, trust_of(signer), just);
+  REQUIRE(r.has_value());
+  CHECK(r->ok());
+  // Verified whole, the model has files the signature does not list.
+  CHECK(sw::verify_model(model.string(), some.signature_path, trust_of(signer))->extra.size() == 3);
+  some.only_files = {"nope.bin"};
+  CHECK(sw::sign_model(model.string(), signer, some).code() == errc::io_error);
+  some.only_files = {"../x"};
+  CHECK(sw::sign_model(model.string(), signer, some).code() == errc::invalid_argument);
+
+  // Signed whole, checked in part: only the asked files are hashed and reported.
+  const fs::path whole = dir / "whole.sig";
+  sign_and_verify(model, whole, signer, trust_of(signer));
+  flip_byte(model / "config.json", 1);
+  just.only_files = {"model-00001-of-00002.safetensors", "model.safetensors.index.json"};
+  auto part = sw::verify_model(model.string(), whole.string(), trust_of(signer), just);
+  REQUIRE(part.has_value());
+  CHECK(part->ok());
+  CHECK(part->resources == 2);
+  just.only_files = {"config.json", "gone.bin"};
+  write_text(model / "unsigned.txt", "x");
+  part = sw::verify_model(model.string(), whole.string(), trust_of(signer), just);
+  REQUIRE(part.has_value());
+  CHECK(part->changed == std::vector<std::string>{"config.json"});
+  CHECK(part->missing == std::vector<std::string>{"gone.bin"});
+  CHECK(part->extra.empty());
+  just.only_files = {"unsigned.txt"};
+  CHECK(sw::verify_model(model.string(), whole.string(), trust_of(signer), just)->extra ==
+        std::vector<std::string>{"unsigned.txt"});
+}

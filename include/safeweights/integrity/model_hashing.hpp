@@ -14,6 +14,7 @@
 
 #include "safeweights/integrity/file_digest.hpp"
 #include "safeweights/integrity/model_manifest.hpp"
+#include "safeweights/format/printable.hpp"
 #include "safeweights/io/aligned_buffer.hpp"
 
 namespace safeweights {
@@ -113,13 +114,28 @@ inline result<sha256_digest> hash_piece(const file_handle& f, std::uint64_t star
 }  // namespace detail
 
 // The manifest of the model at `model_path` under serialization `s`. Ignored:
-// s.ignore_paths and `also_ignored` (both model-relative). `threads` 0 uses every core.
+// s.ignore_paths and `also_ignored` (both model-relative). `threads` 0 uses
+// every core. With `only` (model-relative paths), just those files of the
+// model are hashed; one that is not there is io_error.
 inline result<model_manifest> hash_model(const std::string& model_path, const model_serialization& s,
-                                         std::span<const std::string> also_ignored = {}, unsigned threads = 0) {
+                                         std::span<const std::string> also_ignored = {}, unsigned threads = 0,
+                                         std::span<const std::string> only = {}) {
   std::vector<std::string> ignored(s.ignore_paths.begin(), s.ignore_paths.end());
   ignored.insert(ignored.end(), also_ignored.begin(), also_ignored.end());
   auto files = detail::list_model_files(model_path, s.allow_symlinks, ignored);
   if (!files) return std::move(files).error_value();
+  if (!only.empty()) {
+    std::vector<detail::hash_job> chosen;
+    for (const std::string& want : only) {
+      auto it = std::find_if(files->begin(), files->end(), [&](const detail::hash_job& j) { return j.resource.path == want; });
+      if (it == files->end())
+        return make_error(errc::io_error, model_path + ": " + quote_name(want) +
+                                              " is not a file of the model (missing, ignored, or not a regular file)");
+      chosen.push_back(std::move(*it));
+      files->erase(it);
+    }
+    *files = std::move(chosen);
+  }
   std::vector<detail::hash_job> jobs;
   if (s.method == serialization_method::files) {
     jobs = std::move(*files);

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +49,7 @@ struct model_sign_options {
   bool ignore_git_paths = true;           // .git, .gitattributes, .github, .gitignore
   std::string signature_path;             // left out of the manifest when inside the model
   unsigned threads = 0;                   // 0: every core
+  std::vector<std::string> only_files;    // sign just these files of the model (relative to it); empty: all
 };
 
 // Whom a verifier trusts: exactly one of a public key, CA certificates (the
@@ -64,6 +66,10 @@ struct model_verify_options {
   std::vector<std::string> ignore_paths;  // relative to the model, on top of what the signature records
   bool ignore_git_paths = true;
   unsigned threads = 0;
+  // Check just these files (relative to the model), as a loader that reads
+  // only some files of a model would: each must be signed and match; other
+  // files are neither hashed nor reported. Empty: the whole model.
+  std::vector<std::string> only_files;
 };
 
 struct model_verification {
@@ -124,7 +130,10 @@ inline result<sigstore_bundle> sign_model(const std::string& model_path, const m
     if (!detail::is_safe_relative_path(p))
       return make_error(errc::invalid_argument, "ignore path " + quote_name(p) + " is not a relative path inside the model");
   s.ignore_paths = detail::ignored_paths(model_path, options.ignore_paths, options.ignore_git_paths, options.signature_path);
-  auto manifest = hash_model(model_path, s, {}, options.threads);
+  for (const auto& p : options.only_files)
+    if (!detail::is_safe_relative_path(p))
+      return make_error(errc::invalid_argument, "file " + quote_name(p) + " is not a relative path inside the model");
+  auto manifest = hash_model(model_path, s, {}, options.threads, options.only_files);
   if (!manifest) return std::move(manifest).error_value();
   sigstore_bundle b;
   b.payload = in_toto_statement(*manifest);
@@ -242,13 +251,29 @@ inline result<model_verification> verify_model(const std::string& model_path, co
   for (const auto& p : options.ignore_paths)
     if (!detail::is_safe_relative_path(p))
       return make_error(errc::invalid_argument, "ignore path " + quote_name(p) + " is not a relative path inside the model");
+  for (const auto& p : options.only_files)
+    if (!detail::is_safe_relative_path(p))
+      return make_error(errc::invalid_argument, "file " + quote_name(p) + " is not a relative path inside the model");
   const auto extra_ignores = detail::ignored_paths(model_path, options.ignore_paths, options.ignore_git_paths, signature_path);
-  auto local = hash_model(model_path, signed_manifest->serialization, extra_ignores, options.threads);
+  // With only_files, the files asked for that exist are hashed; one that does not is missing.
+  std::vector<std::string> present;
+  for (const auto& p : options.only_files) {
+    std::error_code ec;
+    const bool single = !std::filesystem::is_directory(model_path, ec);
+    if (single ? p == "." : std::filesystem::is_regular_file(std::filesystem::path(model_path) / p, ec)) present.push_back(p);
+  }
+  result<model_manifest> local = model_manifest{};
+  if (options.only_files.empty() || !present.empty())
+    local = hash_model(model_path, signed_manifest->serialization, extra_ignores, options.threads, present);
   if (!local) return std::move(local).error_value();
-  report.resources = signed_manifest->resources.size();
   // Per file: a file is changed when any of its pieces (or the set of pieces) differs.
   std::map<std::string, std::vector<const manifest_resource*>> want, have;
-  for (const auto& r : signed_manifest->resources) want[r.path].push_back(&r);
+  const std::set<std::string> only(options.only_files.begin(), options.only_files.end());
+  const auto asked = [&](const std::string& path) { return only.empty() || only.count(path) != 0; };
+  for (const auto& r : signed_manifest->resources)
+    if (asked(r.path)) want[r.path].push_back(&r);
+  report.resources = 0;
+  for (const auto& kv : want) report.resources += kv.second.size();
   for (const auto& r : local->resources) have[r.path].push_back(&r);
   for (const auto& [path, pieces] : want) {
     auto it = have.find(path);
@@ -264,6 +289,8 @@ inline result<model_verification> verify_model(const std::string& model_path, co
   }
   for (const auto& [path, pieces] : have)
     if (!want.count(path)) report.extra.push_back(path);
+  for (const auto& path : options.only_files)
+    if (!want.count(path) && !have.count(path)) report.missing.push_back(path);
   return report;
 }
 
