@@ -152,7 +152,8 @@ TEST_CASE("hostile env: a FIFO (or a directory) as an input is refused at once, 
       {"repack", fifo, out},
       {"merge", index, out},
       {"merge", fifo_index, out},
-      {"verify", "--key", fifo, good},
+      {"verify", "--signature", good, "--public-key", fifo, good},
+      {"verify", "--signature", fifo, "--certificate-chain", fifo, good},
   };
   SUBCASE("every command that reads a file refuses it, in time") {
     for (const auto& args : commands) {
@@ -170,7 +171,7 @@ TEST_CASE("hostile env: a FIFO (or a directory) as an input is refused at once, 
     REQUIRE(test_support::run_program("openssl", {"genpkey", "-algorithm", "ed25519", "-out", key}).status == 0);
     REQUIRE(test_support::run_program("openssl", {"pkey", "-in", key, "-pubout", "-out", pub}).status == 0);
     fs::create_directory(good + ".sig");
-    auto r = run({"verify", "--key", pub, good});
+    auto r = run({"verify", "--signature", good + ".sig", "--public-key", pub, good});
     CHECK(r.status == 1);
     CHECK(r.err.find("a directory") != std::string::npos);
     CHECK(r.err.find("empty") == std::string::npos);
