@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "safeweights/error.hpp"
+#include "safeweights/util/json_text.hpp"
 #include "safeweights/version.hpp"
 
 namespace safeweights {
@@ -82,6 +84,46 @@ inline std::optional<std::int64_t> json_int64(simdjson::dom::element e) {
   if (magnitude > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
   return s[0] == '-' ? -static_cast<std::int64_t>(magnitude) : static_cast<std::int64_t>(magnitude);
 }
+
+// What the parsers of signature documents share (bundles, statements, trust
+// roots): messages that start with the file and what it should have been, and
+// strict access to members. `what` is, e.g., "not a valid Sigstore bundle".
+class strict_json_reader {
+ protected:
+  using element = simdjson::dom::element;
+
+  strict_json_reader(const std::string& label, std::string_view what) : label_(label), what_(what) {}
+
+  error bad(const std::string& why) const { return make_error(errc::invalid_signature, label_ + ": " + what_ + ": " + why); }
+  // A value from the file, JSON-quoted and cut at 200 bytes, for messages.
+  static std::string quote(std::string_view s) {
+    std::string out;
+    append_json_string(out, s.substr(0, 200));
+    return out;
+  }
+  result<strict_object> object(element e, const std::string& where) const {
+    std::string repeated;
+    auto o = strict_object::of(e, &repeated);
+    if (!o) return bad(repeated.empty() ? where + " is not a JSON object" : where + " repeats the key " + quote(repeated));
+    return std::move(*o);
+  }
+  result<element> member(const strict_object& o, std::string_view key, const std::string& where) const {
+    auto e = o.get(key);
+    if (!e) return bad(where + " has no " + quote(key));
+    return *e;
+  }
+  result<std::string_view> string_field(const strict_object& o, std::string_view key, const std::string& where) const {
+    auto e = member(o, key, where);
+    if (!e) return std::move(e).error_value();
+    auto s = json_string(*e);
+    if (!s) return bad(where + ": " + quote(key) + " is not a string");
+    return *s;
+  }
+
+  std::string label_;
+  std::string what_;
+  simdjson::dom::parser parser_;
+};
 
 }  // namespace detail
 SAFEWEIGHTS_INLINE_NAMESPACE_END

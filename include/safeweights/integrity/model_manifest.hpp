@@ -138,9 +138,9 @@ inline std::string in_toto_statement(const model_manifest& m) {
 
 namespace detail {
 
-class statement_parser {
+class statement_parser : strict_json_reader {
  public:
-  explicit statement_parser(const std::string& label) : label_(label) {}
+  explicit statement_parser(const std::string& label) : strict_json_reader(label, "not a model-signing statement") {}
 
   result<model_manifest> run(std::string_view json) {
     simdjson::padded_string text(json);
@@ -148,10 +148,10 @@ class statement_parser {
     if (parser_.parse(text).get(root)) return bad("the signed payload is not JSON");
     auto top = object(root, "the statement");
     if (!top) return std::move(top).error_value();
-    auto type = string_at(*top, "_type", "the statement");
+    auto type = string_field(*top, "_type", "the statement");
     if (!type) return std::move(type).error_value();
     if (*type != in_toto_statement_type) return bad("`_type` is " + quote(*type) + ", not " + std::string(in_toto_statement_type));
-    auto predicate_type = string_at(*top, "predicateType", "the statement");
+    auto predicate_type = string_field(*top, "predicateType", "the statement");
     if (!predicate_type) return std::move(predicate_type).error_value();
     if (*predicate_type != model_signing_predicate_type)
       return bad("the predicate type is " + quote(*predicate_type) + ", not " + std::string(model_signing_predicate_type));
@@ -163,14 +163,14 @@ class statement_parser {
       return bad("the statement has " + std::to_string(subject_list.size()) + " subjects; a model signature has one");
     auto subject = object(subject_list.at(0).value_unsafe(), "the subject");
     if (!subject) return std::move(subject).error_value();
-    auto name = string_at(*subject, "name", "the subject");
+    auto name = string_field(*subject, "name", "the subject");
     if (!name) return std::move(name).error_value();
     m.model_name = std::string(*name);
     auto digest_obj = subject->get("digest");
     if (!digest_obj) return bad("the subject has no digest");
     auto digests = object(*digest_obj, "the subject's digest");
     if (!digests) return std::move(digests).error_value();
-    auto root_hex = string_at(*digests, "sha256", "the subject's digest");
+    auto root_hex = string_field(*digests, "sha256", "the subject's digest");
     if (!root_hex) return std::move(root_hex).error_value();
     auto expected_root = parse_hex<32>(*root_hex);
     if (!expected_root) return bad("the subject's sha256 is not 64 lowercase hex digits");
@@ -206,37 +206,15 @@ class statement_parser {
   }
 
  private:
-  using element = simdjson::dom::element;
-  error bad(const std::string& why) const {
-    return make_error(errc::invalid_signature, label_ + ": not a model-signing statement: " + why);
-  }
-  static std::string quote(std::string_view s) {
-    std::string out;
-    append_json_string(out, s.substr(0, 200));
-    return out;
-  }
-  result<strict_object> object(element e, const std::string& what) const {
-    std::string repeated;
-    auto o = strict_object::of(e, &repeated);
-    if (!o) return bad(repeated.empty() ? what + " is not a JSON object" : what + " repeats the key " + quote(repeated));
-    return std::move(*o);
-  }
-  result<std::string_view> string_at(const strict_object& o, std::string_view key, const std::string& where) const {
-    auto e = o.get(key);
-    auto s = e ? json_string(*e) : std::nullopt;
-    if (!s) return bad(where + ": " + quote(key) + " is missing or not a string");
-    return *s;
-  }
-
   result<void> read_serialization(element e, model_serialization& s) const {
     auto o = object(e, "the serialization");
     if (!o) return std::move(o).error_value();
-    auto method = string_at(*o, "method", "the serialization");
+    auto method = string_field(*o, "method", "the serialization");
     if (!method) return std::move(method).error_value();
     if (*method == "files") s.method = serialization_method::files;
     else if (*method == "shards") s.method = serialization_method::shards;
     else return bad("the serialization method " + quote(*method) + " is not files or shards");
-    auto hash = string_at(*o, "hash_type", "the serialization");
+    auto hash = string_field(*o, "hash_type", "the serialization");
     if (!hash) return std::move(hash).error_value();
     if (*hash != "sha256") return bad("the hash type " + quote(*hash) + " is not sha256 (the only one supported)");
     auto symlinks = o->get("allow_symlinks");
@@ -264,12 +242,12 @@ class statement_parser {
   result<manifest_resource> read_resource(element e, serialization_method method) const {
     auto o = object(e, "a resource");
     if (!o) return std::move(o).error_value();
-    auto name = string_at(*o, "name", "a resource");
+    auto name = string_field(*o, "name", "a resource");
     if (!name) return std::move(name).error_value();
-    auto algorithm = string_at(*o, "algorithm", "resource " + quote(*name));
+    auto algorithm = string_field(*o, "algorithm", "resource " + quote(*name));
     if (!algorithm) return std::move(algorithm).error_value();
     if (*algorithm != "sha256") return bad("resource " + quote(*name) + ": algorithm " + quote(*algorithm) + " is not sha256");
-    auto hex = string_at(*o, "digest", "resource " + quote(*name));
+    auto hex = string_field(*o, "digest", "resource " + quote(*name));
     if (!hex) return std::move(hex).error_value();
     auto digest = parse_hex<32>(*hex);
     if (!digest) return bad("resource " + quote(*name) + ": the digest is not 64 lowercase hex digits");
@@ -297,8 +275,6 @@ class statement_parser {
     return ec == std::errc() && end == s.data() + s.size();
   }
 
-  std::string label_;
-  simdjson::dom::parser parser_;
 };
 
 }  // namespace detail

@@ -106,6 +106,14 @@ inline std::optional<std::string> inside_model(const std::string& model_path, co
   return rel.generic_string();
 }
 
+// Paths a caller gives (ignore paths, a list of files) must lie inside the model.
+inline result<void> check_model_relative(const std::vector<std::string>& paths, std::string_view what) {
+  for (const auto& p : paths)
+    if (!is_safe_relative_path(p))
+      return make_error(errc::invalid_argument, std::string(what) + " " + quote_name(p) + " is not a relative path inside the model");
+  return {};
+}
+
 inline std::vector<std::string> ignored_paths(const std::string& model_path, std::vector<std::string> given,
                                               bool git, const std::string& signature_path) {
   if (git) given.insert(given.end(), default_ignored_paths().begin(), default_ignored_paths().end());
@@ -126,13 +134,9 @@ inline result<sigstore_bundle> sign_model(const std::string& model_path, const m
   s.shard_size = options.shard_size;
   s.allow_symlinks = options.allow_symlinks;
   if (s.shard_size == 0) return make_error(errc::invalid_argument, "the shard size must be positive");
-  for (const auto& p : options.ignore_paths)
-    if (!detail::is_safe_relative_path(p))
-      return make_error(errc::invalid_argument, "ignore path " + quote_name(p) + " is not a relative path inside the model");
+  for (const auto& [paths, what] : {std::pair{&options.ignore_paths, "ignore path"}, std::pair{&options.only_files, "file"}})
+    if (auto c = detail::check_model_relative(*paths, what); !c) return std::move(c).error_value();
   s.ignore_paths = detail::ignored_paths(model_path, options.ignore_paths, options.ignore_git_paths, options.signature_path);
-  for (const auto& p : options.only_files)
-    if (!detail::is_safe_relative_path(p))
-      return make_error(errc::invalid_argument, "file " + quote_name(p) + " is not a relative path inside the model");
   auto manifest = hash_model(model_path, s, {}, options.threads, options.only_files);
   if (!manifest) return std::move(manifest).error_value();
   sigstore_bundle b;
@@ -248,12 +252,8 @@ inline result<model_verification> verify_model(const std::string& model_path, co
   model_verification report;
   auto signed_manifest = verified_manifest(*b, trust, signature_path, report.signer, report.notes);
   if (!signed_manifest) return std::move(signed_manifest).error_value();
-  for (const auto& p : options.ignore_paths)
-    if (!detail::is_safe_relative_path(p))
-      return make_error(errc::invalid_argument, "ignore path " + quote_name(p) + " is not a relative path inside the model");
-  for (const auto& p : options.only_files)
-    if (!detail::is_safe_relative_path(p))
-      return make_error(errc::invalid_argument, "file " + quote_name(p) + " is not a relative path inside the model");
+  for (const auto& [paths, what] : {std::pair{&options.ignore_paths, "ignore path"}, std::pair{&options.only_files, "file"}})
+    if (auto c = detail::check_model_relative(*paths, what); !c) return std::move(c).error_value();
   const auto extra_ignores = detail::ignored_paths(model_path, options.ignore_paths, options.ignore_git_paths, signature_path);
   // With only_files, the files asked for that exist are hashed; one that does not is missing.
   std::vector<std::string> present;

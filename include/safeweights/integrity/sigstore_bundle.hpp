@@ -59,9 +59,9 @@ struct sigstore_bundle {
 
 namespace detail {
 
-class bundle_parser {
+class bundle_parser : strict_json_reader {
  public:
-  explicit bundle_parser(const std::string& label) : label_(label) {}
+  explicit bundle_parser(const std::string& label) : strict_json_reader(label, "not a valid Sigstore bundle") {}
 
   result<sigstore_bundle> run(std::string_view json) {
     if (json.size() > max_bundle_bytes)
@@ -93,34 +93,6 @@ class bundle_parser {
   }
 
  private:
-  using element = simdjson::dom::element;
-
-  error bad(const std::string& why) const {
-    return make_error(errc::invalid_signature, label_ + ": not a valid Sigstore bundle: " + why);
-  }
-  static std::string quote(std::string_view s) {
-    std::string out;
-    append_json_string(out, s.substr(0, 200));
-    return out;
-  }
-  result<strict_object> object(element e, const std::string& what) const {
-    std::string repeated;
-    auto o = strict_object::of(e, &repeated);
-    if (!o) return bad(repeated.empty() ? what + " is not a JSON object" : what + " repeats the key " + quote(repeated));
-    return std::move(*o);
-  }
-  result<element> member(const strict_object& o, std::string_view key, const std::string& where) const {
-    auto e = o.get(key);
-    if (!e) return bad(where + " has no " + quote(key));
-    return *e;
-  }
-  result<std::string_view> string_field(const strict_object& o, std::string_view key, const std::string& where) const {
-    auto e = member(o, key, where);
-    if (!e) return std::move(e).error_value();
-    auto s = json_string(*e);
-    if (!s) return bad(where + ": " + quote(key) + " is not a string");
-    return *s;
-  }
   result<std::string> bytes_field(const strict_object& o, std::string_view key, const std::string& where) const {
     auto s = string_field(o, key, where);
     if (!s) return std::move(s).error_value();
@@ -324,8 +296,6 @@ class bundle_parser {
     return t;
   }
 
-  std::string label_;
-  simdjson::dom::parser parser_;
 };
 
 }  // namespace detail

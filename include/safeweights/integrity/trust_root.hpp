@@ -69,9 +69,9 @@ struct trust_root {
 
 namespace detail {
 
-class trust_root_parser {
+class trust_root_parser : strict_json_reader {
  public:
-  explicit trust_root_parser(const std::string& label) : label_(label) {}
+  explicit trust_root_parser(const std::string& label) : strict_json_reader(label, "not a valid Sigstore trust root") {}
 
   result<trust_root> run(std::string_view json) {
     if (json.size() > max_trust_root_bytes)
@@ -102,34 +102,6 @@ class trust_root_parser {
   }
 
  private:
-  using element = simdjson::dom::element;
-
-  error bad(const std::string& why) const {
-    return make_error(errc::invalid_signature, label_ + ": not a valid Sigstore trust root: " + why);
-  }
-  static std::string quote(std::string_view s) {
-    std::string out;
-    append_json_string(out, s.substr(0, 200));
-    return out;
-  }
-  result<strict_object> object(element e, const std::string& what) const {
-    std::string repeated;
-    auto o = strict_object::of(e, &repeated);
-    if (!o) return bad(repeated.empty() ? what + " is not a JSON object" : what + " repeats the key " + quote(repeated));
-    return std::move(*o);
-  }
-  result<element> member(const strict_object& o, std::string_view key, const std::string& where) const {
-    auto e = o.get(key);
-    if (!e) return bad(where + " has no " + quote(key));
-    return *e;
-  }
-  result<std::string_view> string_field(const strict_object& o, std::string_view key, const std::string& where) const {
-    auto e = member(o, key, where);
-    if (!e) return std::move(e).error_value();
-    auto s = json_string(*e);
-    if (!s) return bad(where + ": " + quote(key) + " is not a string");
-    return *s;
-  }
   // An optional string field: empty when absent.
   result<std::string> optional_string(const strict_object& o, std::string_view key, const std::string& where) const {
     if (!o.has(key)) return std::string();
@@ -282,8 +254,6 @@ class trust_root_parser {
     return out;
   }
 
-  std::string label_;
-  simdjson::dom::parser parser_;
 };
 
 }  // namespace detail
