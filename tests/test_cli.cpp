@@ -389,9 +389,10 @@ TEST_CASE("cli validate: a large header is judged the same mapped and with --pre
   }
 }
 
-// The OpenSSL/libzip commands live in a module loaded on use: an executable
-// without its module still validates, and a module command says what is missing.
-TEST_CASE("cli: the command module is loaded only by the commands that need it") {
+// One executable: a copy of it alone runs every kind of command, OpenSSL's
+// and libzip's included; and a fast-starting build loads no shared library
+// but libc's (src/cli/meson.build).
+TEST_CASE("cli: one executable; alone it runs every kind of command; it starts with libc's libraries only") {
   scratch_dir dir;
   fs::path lone = dir / "safeweights";
   fs::copy_file(SAFEWEIGHTS_CLI, lone);
@@ -399,15 +400,29 @@ TEST_CASE("cli: the command module is loaded only by the commands that need it")
   run_result ok = test_support::run_program(lone.string(), {"validate", f.string()}, {});
   CHECK(ok.status == 0);
   CHECK(ok.out == f.string() + ": ok\n");
-  run_result missing = test_support::run_program(lone.string(), {"digest", f.string()}, {});
-  CHECK(missing.status == 1);
-  CHECK(missing.err.find("needs the command module safeweights-cli-ext.so") != std::string::npos);
-  CHECK(missing.err.find(dir.path().string()) != std::string::npos);
-  // Beside its module (as in the build tree) the same copy runs it.
-  fs::copy_file(fs::path(SAFEWEIGHTS_CLI).parent_path() / "safeweights-cli-ext.so", dir / "safeweights-cli-ext.so");
   run_result digest = test_support::run_program(lone.string(), {"digest", f.string()}, {});
   CHECK(digest.status == 0);
   CHECK(digest.out == run({"digest", f.string()}).out);
+  const std::string npz = (dir / "m.npz").string(), back = (dir / "back.safetensors").string();
+  const std::string f32 = valid("dtype_F32.safetensors").string();  // no metadata: .npz has none
+  CHECK(test_support::run_program(lone.string(), {"convert", "-q", f32, npz}, {}).status == 0);
+  CHECK(test_support::run_program(lone.string(), {"convert", "-q", npz, back}, {}).status == 0);
+  CHECK(run({"diff", f32, back}).status == 0);
+
+#if SAFEWEIGHTS_CLI_FAST_START
+  run_result needed = test_support::run_program("/usr/bin/readelf", {"-d", "--wide", lone.string()}, {});
+  REQUIRE(needed.status == 0);
+  std::vector<std::string> libraries;
+  for (const std::string& line : lines_of(needed.out))
+    if (line.find("(NEEDED)") != std::string::npos) libraries.push_back(line.substr(line.find('[')));
+  INFO("NEEDED: ", needed.out);
+  REQUIRE(!libraries.empty());
+  for (const std::string& library : libraries) {
+    INFO(library);
+    CHECK((library.starts_with("[libc.so") || library.starts_with("[libm.so") || library.starts_with("[ld-linux")));
+  }
+  CHECK(needed.out.find("TEXTREL") == std::string::npos);
+#endif
 }
 
 TEST_CASE("cli validate: a missing file is invalid (exit 1) and named") {
@@ -607,11 +622,10 @@ TEST_CASE("cli --help and --version exit 0 on stdout") {
 
 namespace {
 
-// The commands of src/cli/commands.def, the one table the executable, the
-// module and meson read: each name, and whether it lives in the module.
+// The commands of src/cli/commands.def, the one table the executable and
+// meson read.
 struct table_command {
   std::string name;
-  bool in_module = false;
 };
 
 std::vector<table_command> commands_of_the_table() {
@@ -628,7 +642,7 @@ std::vector<table_command> commands_of_the_table() {
     if (!line.starts_with(prefix)) continue;
     std::size_t from = prefix.size();
     std::string name = field(line, from);
-    out.push_back({name, field(line, from) == "module"});
+    out.push_back({name});
   }
   return out;
 }
@@ -645,30 +659,19 @@ std::vector<std::string> commands_in_help(const std::string& help) {
 
 }  // namespace
 
-TEST_CASE("cli: every command of the table is in --help, in order, and runs; a core one without the module") {
+TEST_CASE("cli: every command of the table is in --help, in order, and runs") {
   const std::vector<table_command> table = commands_of_the_table();
   REQUIRE(!table.empty());
   std::vector<std::string> names;
   for (const table_command& c : table) names.push_back(c.name);
   CHECK(commands_in_help(run({"--help"}).out) == names);
 
-  scratch_dir dir;
-  const fs::path lone = dir / "safeweights";
-  fs::copy_file(SAFEWEIGHTS_CLI, lone);
   for (const table_command& c : table) {
-    INFO("safeweights ", c.name, " --help (", std::string(c.in_module ? "module" : "core"), ")");
+    INFO("safeweights ", c.name, " --help");
     run_result r = run({c.name, "--help"});
     CHECK(r.status == 0);
     CHECK(r.err.empty());
     CHECK(r.out.starts_with("usage: safeweights " + c.name + " "));
-    run_result alone = test_support::run_program(lone.string(), {c.name, "--help"}, {});
-    if (c.in_module) {
-      CHECK(alone.status == 1);
-      CHECK(alone.err.find("`" + c.name + "` needs the command module safeweights-cli-ext.so") != std::string::npos);
-    } else {
-      CHECK(alone.status == 0);
-      CHECK(alone.out == r.out);
-    }
   }
 }
 

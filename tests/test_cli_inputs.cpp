@@ -1,7 +1,7 @@
 // What every command says when it is given something other than a
 // safetensors file (file_kind.hpp): NumPy files, pickles, torch.save zips,
 // shard indexes, JSON, directories; the commands that accept a shard index
-// (inspect, validate, stats, merge); inspect without the command module; and
+// (inspect, validate, stats, merge); and
 // --json on validate and verify. The hostile inputs are built here, by hand.
 #include <simdjson.h>
 
@@ -219,22 +219,6 @@ TEST_CASE("cli inputs: inspect, validate and stats over a shard index") {
   auto bad_lines = lines_of(run({"validate", index.string()}).out);
   REQUIRE(bad_lines.size() == 1);
   CHECK(bad_lines[0].starts_with(index.string() + ": invalid: tensor_not_found: "));
-}
-
-TEST_CASE("cli inputs: inspect runs without the command module; only --sha256 needs it") {
-  scratch_dir dir;
-  fs::path lone = dir / "safeweights";
-  fs::copy_file(SAFEWEIGHTS_CLI, lone);
-  const std::string f = valid("metadata.safetensors").string();
-  run_result table = test_support::run_program(lone.string(), {"inspect", f}, {});
-  CHECK(table.status == 0);
-  CHECK(table.out == run({"inspect", f}).out);
-  run_result json = test_support::run_program(lone.string(), {"inspect", "--json", f}, {});
-  CHECK(json.status == 0);
-  CHECK(json.out == run({"inspect", "--json", f}).out);
-  run_result sha = test_support::run_program(lone.string(), {"inspect", "--sha256", f}, {});
-  CHECK(sha.status == 1);
-  CHECK(has(sha.err, "`inspect --sha256` needs the command module safeweights-cli-ext.so"));
 }
 
 TEST_CASE("cli inputs: inspect --sha256 without --json: a SHA256 column and the file's digest") {

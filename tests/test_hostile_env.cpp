@@ -429,8 +429,7 @@ TEST_CASE(
     return std::pair{seen, wstatus};
   };
 
-  // cast runs in the executable; convert in the command module, whose
-  // handlers remove its own temporaries and pass on to the executable's;
+  // cast, and convert (whose .npz goes through libzip, loaded on use);
   // convert to a directory stages a whole directory of .npy files.
   const std::string npz = (outdir / "out.npz").string(), arrays = (outdir / "arrays").string();
   const std::vector<std::string> to_directory = {"convert", in, arrays + "/"};

@@ -27,13 +27,10 @@ enum exit_code : int {
 
 // Each command gets the arguments after its own name.
 using args_t = std::span<char* const>;
-// run_NAME for every command and module part of commands.def (each defined in NAME.cpp, in the
-// executable or in the module).
-#define SAFEWEIGHTS_CLI_COMMAND(name, place, summary) int run_##name(args_t args);
-#define SAFEWEIGHTS_CLI_MODULE_PART(name, key) int run_##name(args_t args);
+// run_NAME for every command of commands.def (each defined in NAME.cpp).
+#define SAFEWEIGHTS_CLI_COMMAND(name, summary) int run_##name(args_t args);
 #include "commands.def"
 #undef SAFEWEIGHTS_CLI_COMMAND
-#undef SAFEWEIGHTS_CLI_MODULE_PART
 
 inline void write_out(std::FILE* f, std::string_view text) { std::fwrite(text.data(), 1, text.size(), f); }
 

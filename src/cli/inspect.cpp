@@ -1,8 +1,6 @@
 // `safeweights inspect [--json] [--sha256] FILE|INDEX.json`: what a file (or
 // every shard of an index) holds, as an aligned table for people or as JSON
-// for programs. Part of the executable, so it works without the command
-// module; only --sha256, which needs OpenSSL, runs in the module
-// (inspect_sha256.cpp).
+// for programs. With --sha256 (digests, OpenSSL) it is inspect_sha256.cpp.
 #include <algorithm>
 #include <filesystem>
 #include <string>
@@ -13,7 +11,6 @@
 #include "index_input.hpp"
 #include "input.hpp"
 #include "inspect_output.hpp"
-#include "module.hpp"
 #include "table.hpp"
 
 namespace sw = safeweights;
@@ -103,7 +100,7 @@ std::string index_table(const sw::checkpoint& c) {
 int run_inspect(args_t args) {
   inspect_output::inspect_args a = inspect_output::parse_inspect_args(args);
   if (a.exit) return *a.exit;
-  if (a.sha256) return run_in_module("inspect --sha256", args);
+  if (a.sha256) return run_inspect_sha256(args);
   // Only the header is needed: no mapping, no tensor byte read.
   sw::read_options options;
   options.mode = sw::io_mode::pread;

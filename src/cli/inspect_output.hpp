@@ -1,6 +1,6 @@
 // What `inspect` prints about one file, as a table or as JSON, and how its
-// arguments are read: shared by the executable's `inspect` and the module's
-// `inspect --sha256` (which needs OpenSSL; module.hpp).
+// arguments are read: shared by `inspect` and `inspect --sha256`
+// (inspect_sha256.cpp, the part that hashes).
 #pragma once
 
 #include <algorithm>
@@ -183,3 +183,10 @@ inline std::string to_table(const sw::reader& r, const digests* d) {
 }
 
 }  // namespace safeweights_cli::inspect_output
+
+namespace safeweights_cli {
+
+// `inspect --sha256` (inspect_sha256.cpp): the table or JSON with digests.
+int run_inspect_sha256(args_t args);
+
+}  // namespace safeweights_cli

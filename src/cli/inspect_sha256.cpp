@@ -1,5 +1,5 @@
-// `safeweights inspect --sha256 ...`, run in the command module because
-// hashing needs OpenSSL: the executable's `inspect` hands it over (inspect.cpp).
+// `safeweights inspect --sha256 ...`: inspect (inspect.cpp) hands over to this
+// when digests are asked for.
 #include <string>
 
 #include "command.hpp"

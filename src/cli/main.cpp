@@ -6,7 +6,6 @@
 #include <string_view>
 
 #include "command.hpp"
-#include "module.hpp"
 #include "signals.hpp"
 #include "safeweights/version.hpp"
 
@@ -20,18 +19,11 @@ struct command {
   std::string_view summary;
 };
 
-// A module command's entry here loads the module and runs it there (module.hpp).
-#define SAFEWEIGHTS_CLI_RUN_core(name) cli::run_##name
-#define SAFEWEIGHTS_CLI_RUN_module(name) [](cli::args_t args) { return cli::run_in_module(#name, args); }
-#define SAFEWEIGHTS_CLI_COMMAND(name, place, summary) {#name, SAFEWEIGHTS_CLI_RUN_##place(name), summary},
-#define SAFEWEIGHTS_CLI_MODULE_PART(name, key)
+#define SAFEWEIGHTS_CLI_COMMAND(name, summary) {#name, cli::run_##name, summary},
 constexpr command commands[] = {
 #include "commands.def"
 };
 #undef SAFEWEIGHTS_CLI_COMMAND
-#undef SAFEWEIGHTS_CLI_MODULE_PART
-#undef SAFEWEIGHTS_CLI_RUN_core
-#undef SAFEWEIGHTS_CLI_RUN_module
 
 // The help pads each name to this width; at least one space must separate it from its summary.
 constexpr std::size_t summary_column = 10;

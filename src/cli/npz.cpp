@@ -1,4 +1,4 @@
-// .npz through libzip. Reading opens the archive with ZIP_CHECKCONS and
+// .npz through libzip (loaded on first use: zip_library.hpp). Reading opens the archive with ZIP_CHECKCONS and
 // streams members through zip_fread, which checks each CRC at the end.
 // Writing goes through libzip source callbacks: each member's bytes are made
 // as libzip asks for them, and the archive is written into a safeweights
@@ -7,12 +7,12 @@
 #include "npz.hpp"
 
 #include <unistd.h>
-#include <zip.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "safeweights/io/atomic_file.hpp"
+#include "zip_library.hpp"
 
 namespace safeweights_cli {
 namespace {
@@ -21,11 +21,25 @@ namespace {
 // zone moves it before 1980): the same input gives the same bytes.
 constexpr time_t fixed_mtime = 315619200;
 
+// Every function below runs after npz_reader::open or npz_writer::create has
+// loaded the library.
+const zip_library& lib() { return *load_zip_library({}).value(); }
+
+// libzip's ZIP_SOURCE_GET_ARGS, which would call zip_error_set directly.
+template <class T>
+T* source_args(void* data, zip_uint64_t len, zip_error_t* error) {
+  if (len < sizeof(T)) {
+    lib().zip_error_set(error, ZIP_ER_INVAL, 0);
+    return nullptr;
+  }
+  return static_cast<T*>(data);
+}
+
 std::string zip_message(int code) {
   zip_error_t e;
-  zip_error_init_with_code(&e, code);
-  std::string m = zip_error_strerror(&e);
-  zip_error_fini(&e);
+  lib().zip_error_init_with_code(&e, code);
+  std::string m = lib().zip_error_strerror(&e);
+  lib().zip_error_fini(&e);
   if (!m.empty() && m[0] >= 'A' && m[0] <= 'Z') m[0] = static_cast<char>(m[0] - 'A' + 'a');  // our style
   return m;
 }
@@ -45,8 +59,9 @@ std::optional<std::uint64_t> npz_reader::most_bytes(std::uint16_t method, std::u
 }
 
 sw::result<npz_reader> npz_reader::open(const std::string& path) {
+  if (auto loaded = load_zip_library(path); !loaded) return std::move(loaded).error_value();
   int code = 0;
-  zip_t* za = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
+  zip_t* za = lib().zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
   if (!za) {
     std::string why = zip_message(code);
     if (code == ZIP_ER_NOZIP || code == ZIP_ER_INCONS)
@@ -56,15 +71,15 @@ sw::result<npz_reader> npz_reader::open(const std::string& path) {
   }
   npz_reader r;
   r.path_ = path;
-  r.archive_ = std::shared_ptr<void>(za, [](void* p) { zip_discard(static_cast<zip_t*>(p)); });
-  zip_int64_t n = zip_get_num_entries(za, 0);
+  r.archive_ = std::shared_ptr<void>(za, [](void* p) { lib().zip_discard(static_cast<zip_t*>(p)); });
+  zip_int64_t n = lib().zip_get_num_entries(za, 0);
   for (zip_int64_t i = 0; i < n; ++i) {
     zip_stat_t st;
-    zip_stat_init(&st);
+    lib().zip_stat_init(&st);
     constexpr zip_uint64_t needed = ZIP_STAT_NAME | ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD;
-    if (zip_stat_index(za, static_cast<zip_uint64_t>(i), 0, &st) != 0 || (st.valid & needed) != needed)
+    if (lib().zip_stat_index(za, static_cast<zip_uint64_t>(i), 0, &st) != 0 || (st.valid & needed) != needed)
       return sw::make_error(sw::errc::invalid_argument,
-                            path + ": zip entry " + std::to_string(i) + " cannot be read: " + zip_strerror(za));
+                            path + ": zip entry " + std::to_string(i) + " cannot be read: " + lib().zip_strerror(za));
     member m{st.name, static_cast<std::uint64_t>(i), st.size, st.comp_size, st.comp_method};
     if (auto most = most_bytes(m.method, m.packed); most && m.size > *most)
       return sw::make_error(
@@ -80,10 +95,10 @@ sw::result<npz_reader> npz_reader::open(const std::string& path) {
 }
 
 sw::result<std::vector<std::byte>> npz_reader::read_prefix(const member& m, std::size_t n) const {
-  zip_file_t* f = zip_fopen_index(archive_of(archive_), m.index, 0);
+  zip_file_t* f = lib().zip_fopen_index(archive_of(archive_), m.index, 0);
   if (!f)
     return sw::make_error(sw::errc::io_error, path_ + ": member " + sw::quote_name(m.name) + ": " +
-                                                  zip_strerror(archive_of(archive_)));
+                                                  lib().zip_strerror(archive_of(archive_)));
   // Room at first for what the member can hold, but for no more than a 4:1
   // inflation (weights rarely deflate better) or 64 MiB: a deflated member may
   // claim up to 1032 times its packed size, so past that room grows only as
@@ -97,12 +112,12 @@ sw::result<std::vector<std::byte>> npz_reader::read_prefix(const member& m, std:
   std::string failure;
   while (got < n) {
     if (got == out.size()) out.resize(std::min(n, std::max<std::size_t>(2 * out.size(), 4096)));
-    zip_int64_t k = zip_fread(f, out.data() + got, out.size() - got);
-    if (k < 0) failure = zip_error_strerror(zip_file_get_error(f));
+    zip_int64_t k = lib().zip_fread(f, out.data() + got, out.size() - got);
+    if (k < 0) failure = lib().zip_error_strerror(lib().zip_file_get_error(f));
     if (k <= 0) break;
     got += static_cast<std::size_t>(k);
   }
-  zip_fclose(f);
+  lib().zip_fclose(f);
   out.resize(got);
   if (!failure.empty())
     return sw::make_error(sw::errc::invalid_argument,
@@ -123,7 +138,7 @@ sw::chunk_source npz_reader::stream(const member& m, std::uint64_t skip, std::sh
     zip_file_t* file = nullptr;
     std::shared_ptr<std::string> failure;
     ~state() {
-      if (file) zip_fclose(file);
+      if (file) lib().zip_fclose(file);
     }
     std::size_t fail(std::string why) {
       *failure = where + ": " + why;
@@ -140,26 +155,26 @@ sw::chunk_source npz_reader::stream(const member& m, std::uint64_t skip, std::sh
   return [s](std::span<std::byte> dst) -> std::size_t {
     zip_t* za = archive_of(s->archive);
     if (!s->file) {
-      s->file = zip_fopen_index(za, s->m.index, 0);
-      if (!s->file) return s->fail(zip_strerror(za));
+      s->file = lib().zip_fopen_index(za, s->m.index, 0);
+      if (!s->file) return s->fail(lib().zip_strerror(za));
       std::byte scratch[4096];
       while (s->skip > 0) {
-        zip_int64_t k = zip_fread(s->file, scratch, std::min<std::uint64_t>(s->skip, sizeof scratch));
-        if (k <= 0) return s->fail(k < 0 ? zip_error_strerror(zip_file_get_error(s->file)) : "ends early");
+        zip_int64_t k = lib().zip_fread(s->file, scratch, std::min<std::uint64_t>(s->skip, sizeof scratch));
+        if (k <= 0) return s->fail(k < 0 ? lib().zip_error_strerror(lib().zip_file_get_error(s->file)) : "ends early");
         s->skip -= static_cast<std::uint64_t>(k);
       }
     }
     std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(dst.size(), s->left));
     if (want == 0) return 0;
-    zip_int64_t k = zip_fread(s->file, dst.data(), want);
-    if (k < 0) return s->fail(zip_error_strerror(zip_file_get_error(s->file)));
+    zip_int64_t k = lib().zip_fread(s->file, dst.data(), want);
+    if (k < 0) return s->fail(lib().zip_error_strerror(lib().zip_file_get_error(s->file)));
     if (k == 0) return s->fail("ends " + std::to_string(s->left) + " bytes early (truncated)");
     s->left -= static_cast<std::uint64_t>(k);
     if (s->left == 0) {
       // Read past the end: libzip checks the CRC there, and nothing may follow.
       std::byte extra;
-      zip_int64_t e = zip_fread(s->file, &extra, 1);
-      if (e < 0) return s->fail(zip_error_strerror(zip_file_get_error(s->file)));
+      zip_int64_t e = lib().zip_fread(s->file, &extra, 1);
+      if (e < 0) return s->fail(lib().zip_error_strerror(lib().zip_file_get_error(s->file)));
       if (e > 0) return s->fail("holds more bytes than its directory entry says");
     }
     return static_cast<std::size_t>(k);
@@ -183,10 +198,10 @@ zip_int64_t target_callback(void* userdata, void* data, zip_uint64_t len, zip_so
     case ZIP_SOURCE_SUPPORTS:
       return ZIP_SOURCE_SUPPORTS_WRITABLE;
     case ZIP_SOURCE_STAT:
-      zip_error_set(&t->error, ZIP_ER_READ, ENOENT);
+      lib().zip_error_set(&t->error, ZIP_ER_READ, ENOENT);
       return -1;
     case ZIP_SOURCE_ERROR:
-      return zip_error_to_data(&t->error, data, len);
+      return lib().zip_error_to_data(&t->error, data, len);
     case ZIP_SOURCE_WRITE: {
       const char* p = static_cast<const char*>(data);
       zip_uint64_t left = len;
@@ -194,7 +209,7 @@ zip_int64_t target_callback(void* userdata, void* data, zip_uint64_t len, zip_so
         ssize_t w = ::write(t->fd, p, left);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
-          zip_error_set(&t->error, ZIP_ER_WRITE, errno);
+          lib().zip_error_set(&t->error, ZIP_ER_WRITE, errno);
           return -1;
         }
         p += w;
@@ -203,10 +218,10 @@ zip_int64_t target_callback(void* userdata, void* data, zip_uint64_t len, zip_so
       return static_cast<zip_int64_t>(len);
     }
     case ZIP_SOURCE_SEEK_WRITE: {
-      auto* args = ZIP_SOURCE_GET_ARGS(zip_source_args_seek_t, data, len, &t->error);
+      auto* args = source_args<zip_source_args_seek_t>(data, len, &t->error);
       if (!args) return -1;
       if (::lseek(t->fd, static_cast<off_t>(args->offset), args->whence) < 0) {
-        zip_error_set(&t->error, ZIP_ER_SEEK, errno);
+        lib().zip_error_set(&t->error, ZIP_ER_SEEK, errno);
         return -1;
       }
       return 0;
@@ -214,7 +229,7 @@ zip_int64_t target_callback(void* userdata, void* data, zip_uint64_t len, zip_so
     case ZIP_SOURCE_TELL_WRITE: {
       off_t at = ::lseek(t->fd, 0, SEEK_CUR);
       if (at < 0) {
-        zip_error_set(&t->error, ZIP_ER_TELL, errno);
+        lib().zip_error_set(&t->error, ZIP_ER_TELL, errno);
         return -1;
       }
       return static_cast<zip_int64_t>(at);
@@ -231,7 +246,7 @@ zip_int64_t target_callback(void* userdata, void* data, zip_uint64_t len, zip_so
     case ZIP_SOURCE_FREE:
       return 0;
     default:
-      zip_error_set(&t->error, ZIP_ER_OPNOTSUPP, 0);
+      lib().zip_error_set(&t->error, ZIP_ER_OPNOTSUPP, 0);
       return -1;
   }
 }
@@ -248,7 +263,7 @@ zip_int64_t member_callback(void* userdata, void* data, zip_uint64_t len, zip_so
   auto* m = static_cast<member_source*>(userdata);
   switch (cmd) {
     case ZIP_SOURCE_SUPPORTS:
-      return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT,
+      return lib().zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT,
                                             ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, -1);
     case ZIP_SOURCE_OPEN:
       m->current = m->make();
@@ -259,7 +274,7 @@ zip_int64_t member_callback(void* userdata, void* data, zip_uint64_t len, zip_so
       if (want == 0) return 0;
       std::size_t got = m->current(std::span(static_cast<std::byte*>(data), static_cast<std::size_t>(want)));
       if (got == 0 || got > want) {
-        zip_error_set(&m->error, ZIP_ER_READ, EIO);
+        lib().zip_error_set(&m->error, ZIP_ER_READ, EIO);
         return -1;
       }
       m->done += got;
@@ -269,22 +284,22 @@ zip_int64_t member_callback(void* userdata, void* data, zip_uint64_t len, zip_so
       m->current = nullptr;
       return 0;
     case ZIP_SOURCE_STAT: {
-      auto* st = ZIP_SOURCE_GET_ARGS(zip_stat_t, data, len, &m->error);
+      auto* st = source_args<zip_stat_t>(data, len, &m->error);
       if (!st) return -1;
-      zip_stat_init(st);
+      lib().zip_stat_init(st);
       st->valid |= ZIP_STAT_SIZE | ZIP_STAT_MTIME;
       st->size = m->size;
       st->mtime = fixed_mtime;
       return sizeof(zip_stat_t);
     }
     case ZIP_SOURCE_ERROR:
-      return zip_error_to_data(&m->error, data, len);
+      return lib().zip_error_to_data(&m->error, data, len);
     case ZIP_SOURCE_FREE:
-      zip_error_fini(&m->error);
+      lib().zip_error_fini(&m->error);
       delete m;
       return 0;
     default:
-      zip_error_set(&m->error, ZIP_ER_OPNOTSUPP, 0);
+      lib().zip_error_set(&m->error, ZIP_ER_OPNOTSUPP, 0);
       return -1;
   }
 }
@@ -292,10 +307,10 @@ zip_int64_t member_callback(void* userdata, void* data, zip_uint64_t len, zip_so
 }  // namespace
 
 struct npz_writer::impl {
-  explicit impl(sw::atomic_file f) : file(std::move(f)) { zip_error_init(&out.error); }
+  explicit impl(sw::atomic_file f) : file(std::move(f)) { lib().zip_error_init(&out.error); }
   ~impl() {
-    if (archive) zip_discard(archive);
-    zip_error_fini(&out.error);
+    if (archive) lib().zip_discard(archive);
+    lib().zip_error_fini(&out.error);
   }
   sw::atomic_file file;
   target out;
@@ -310,6 +325,7 @@ npz_writer::npz_writer(npz_writer&&) noexcept = default;
 npz_writer::~npz_writer() = default;
 
 sw::result<npz_writer> npz_writer::create(const std::string& path, bool compress) {
+  if (auto loaded = load_zip_library(path); !loaded) return std::move(loaded).error_value();
   auto file = sw::atomic_file::create(path);
   if (!file) return std::move(file).error_value();
   auto p = std::make_unique<impl>(std::move(*file));
@@ -317,44 +333,44 @@ sw::result<npz_writer> npz_writer::create(const std::string& path, bool compress
   p->compress = compress;
   p->out.fd = p->file.fd();
   zip_error_t error;
-  zip_error_init(&error);
-  zip_source_t* src = zip_source_function_create(target_callback, &p->out, &error);
-  if (src) p->archive = zip_open_from_source(src, ZIP_CREATE | ZIP_TRUNCATE, &error);
+  lib().zip_error_init(&error);
+  zip_source_t* src = lib().zip_source_function_create(target_callback, &p->out, &error);
+  if (src) p->archive = lib().zip_open_from_source(src, ZIP_CREATE | ZIP_TRUNCATE, &error);
   if (!p->archive) {
-    std::string why = zip_error_strerror(&error);
-    if (src) zip_source_free(src);
-    zip_error_fini(&error);
+    std::string why = lib().zip_error_strerror(&error);
+    if (src) lib().zip_source_free(src);
+    lib().zip_error_fini(&error);
     return sw::make_error(sw::errc::write_failed, path + ": cannot start a zip archive: " + why);
   }
-  zip_error_fini(&error);
+  lib().zip_error_fini(&error);
   return npz_writer(std::move(p));
 }
 
 sw::result<void> npz_writer::add(const std::string& member_name, std::uint64_t size, producer bytes) {
   auto* m = new member_source{size, 0, std::move(bytes), {}, {}};
-  zip_error_init(&m->error);
+  lib().zip_error_init(&m->error);
   zip_error_t error;
-  zip_error_init(&error);
-  zip_source_t* src = zip_source_function_create(member_callback, m, &error);
+  lib().zip_error_init(&error);
+  zip_source_t* src = lib().zip_source_function_create(member_callback, m, &error);
   if (!src) {
-    zip_error_fini(&m->error);
+    lib().zip_error_fini(&m->error);
     delete m;
-    std::string why = zip_error_strerror(&error);
-    zip_error_fini(&error);
+    std::string why = lib().zip_error_strerror(&error);
+    lib().zip_error_fini(&error);
     return sw::make_error(sw::errc::write_failed, impl_->path + ": " + why);
   }
-  zip_error_fini(&error);
-  zip_int64_t index = zip_file_add(impl_->archive, member_name.c_str(), src, ZIP_FL_ENC_UTF_8);
+  lib().zip_error_fini(&error);
+  zip_int64_t index = lib().zip_file_add(impl_->archive, member_name.c_str(), src, ZIP_FL_ENC_UTF_8);
   if (index < 0) {
-    zip_source_free(src);  // frees m too
+    lib().zip_source_free(src);  // frees m too
     return sw::make_error(sw::errc::write_failed, impl_->path + ": cannot add member " +
                                                       sw::quote_name(member_name) + ": " +
-                                                      zip_strerror(impl_->archive));
+                                                      lib().zip_strerror(impl_->archive));
   }
   auto at = static_cast<zip_uint64_t>(index);
-  if (zip_set_file_compression(impl_->archive, at, impl_->compress ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0) != 0 ||
-      zip_file_set_mtime(impl_->archive, at, fixed_mtime, 0) != 0)
-    return sw::make_error(sw::errc::write_failed, impl_->path + ": " + zip_strerror(impl_->archive));
+  if (lib().zip_set_file_compression(impl_->archive, at, impl_->compress ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0) != 0 ||
+      lib().zip_file_set_mtime(impl_->archive, at, fixed_mtime, 0) != 0)
+    return sw::make_error(sw::errc::write_failed, impl_->path + ": " + lib().zip_strerror(impl_->archive));
   ++impl_->count;
   return {};
 }
@@ -364,14 +380,14 @@ sw::result<void> npz_writer::commit() {
     // libzip removes an archive left with no entries; NumPy writes the
     // 22-byte end-of-central-directory record of an empty zip.
     static constexpr unsigned char empty_zip[22] = {'P', 'K', 5, 6};
-    zip_discard(impl_->archive);
+    lib().zip_discard(impl_->archive);
     impl_->archive = nullptr;
     if (::write(impl_->file.fd(), empty_zip, sizeof empty_zip) != static_cast<ssize_t>(sizeof empty_zip))
       return sw::errno_error(sw::errc::write_failed, impl_->path + ": write failed");
     return impl_->file.commit();
   }
-  if (zip_close(impl_->archive) != 0) {
-    std::string why = zip_strerror(impl_->archive);
+  if (lib().zip_close(impl_->archive) != 0) {
+    std::string why = lib().zip_strerror(impl_->archive);
     return sw::make_error(sw::errc::write_failed, impl_->path + ": cannot write the archive: " + why);
   }
   impl_->archive = nullptr;

@@ -18,7 +18,6 @@ namespace safeweights_cli {
 namespace {
 
 constexpr int handled_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGBUS};
-struct sigaction previous_actions[NSIG];
 volatile sig_atomic_t changed_input_status = 1;
 
 void put(const char* text, std::size_t n) {
@@ -102,13 +101,8 @@ void set_default(int signal) {
   ::sigaction(signal, &dfl, nullptr);
 }
 
-void on_signal(int signal, siginfo_t* info, void* context) {
+void on_signal(int signal, siginfo_t* info, void*) {
   safeweights::remove_temporary_files();
-  const struct sigaction& before = previous_actions[signal];
-  if ((before.sa_flags & SA_SIGINFO) && before.sa_sigaction) {  // the executable's handler, from the module
-    before.sa_sigaction(signal, info, context);
-    return;
-  }
   if (signal == SIGBUS) {
     // Threads reading the same shrunk file fault together (digest's workers):
     // one reports and ends the process, the others wait for that.
@@ -136,7 +130,7 @@ void install_signal_handlers() {
     action.sa_flags = SA_SIGINFO;
     sigemptyset(&action.sa_mask);
     for (int other : handled_signals) sigaddset(&action.sa_mask, other);
-    ::sigaction(signal, &action, &previous_actions[signal]);
+    ::sigaction(signal, &action, nullptr);
   }
 }
 

@@ -8,9 +8,7 @@
 namespace safeweights_cli {
 
 // Installs the handlers; signals the caller ignores (SIGHUP under nohup)
-// stay ignored. The executable and the command module (module.hpp) each
-// call it: each has its own list of temporaries, and the module's handlers
-// pass on to the executable's.
+// stay ignored.
 void install_signal_handlers();
 
 // The exit status after a shrunk input is reported: 1 unless set (diff sets
