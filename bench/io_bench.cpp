@@ -110,6 +110,14 @@ void bm_validate_process(benchmark::State& state, const fixture* f) {
   state.counters["tensors"] = static_cast<double>(f->tensors);
 }
 
+// The same `validate`, by the same objects linked to shared libraries (the
+// ablation of src/cli/meson.build's static link).
+void bm_validate_process_shared(benchmark::State& state, const fixture* f) {
+  const std::vector<std::string> argv = {SAFEWEIGHTS_CLI_SHARED_LIBRARIES, "validate", f->path};
+  for (auto _ : state)
+    if (!spawn_and_wait(argv)) return state.SkipWithError("safeweights (shared libraries) validate failed");
+}
+
 void bm_floor_process(benchmark::State& state) {
   const std::vector<std::string> argv = {DO_NOTHING};
   for (auto _ : state)
@@ -313,6 +321,12 @@ void print_summary(const swbench::recording_reporter& rep, const std::string& lo
   } else {
     missing("`safeweights validate` process, gpt2");
   }
+  if (const auto* a = rep.find("validate_process_shared/gpt2"), *b = rep.find("floor_process"); a && b) {
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%.2fx", a->seconds / b->seconds);
+    std::printf(row, "  ablation: same, shared libstdc++/simdjson/crypto", time_text(a->seconds).c_str(),
+                "spawn + wait of do-nothing C", time_text(b->seconds).c_str(), ratio, "(no goal)", "-");
+  }
   if (const auto* a = rep.find("validate_process/many_100k"), *b = rep.find("floor_process"); a && b) {
     char ratio[32];
     std::snprintf(ratio, sizeof ratio, "%.1fx", a->seconds / b->seconds);
@@ -466,6 +480,9 @@ void register_all() {
     with_range(benchmark::RegisterBenchmark(("validate_process/" + f->key).c_str(), bm_validate_process, f)
                    ->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(0.5)->Repetitions(kRepetitions)
                    ->DisplayAggregatesOnly(true));
+  with_range(benchmark::RegisterBenchmark("validate_process_shared/gpt2", bm_validate_process_shared, &gpt2)
+                 ->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(0.5)->Repetitions(kRepetitions)
+                 ->DisplayAggregatesOnly(true));
   with_range(benchmark::RegisterBenchmark("floor_process", bm_floor_process)
                  ->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(0.5)->Repetitions(kRepetitions)
                  ->DisplayAggregatesOnly(true));
