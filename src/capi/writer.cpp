@@ -37,7 +37,13 @@ SAFEWEIGHTS_API int safeweights_writer_add_tensor(safeweights_writer* writer, co
       return fail(err, errc::unknown_dtype, "tensor " + quote_name(n) + ": unknown dtype " + std::to_string(type));
     std::vector<std::uint64_t> dims(shape, shape + ndim);
     std::span<const std::byte> bytes(static_cast<const std::byte*>(data), size);
-    const bool copy = !(flags & SAFEWEIGHTS_ADD_BORROW) && size != 0;
+    // Copied only once the size is known to be the shape's: a mismatch is
+    // refused by add() below, from the caller's bytes, before any copy.
+    auto elements = element_count(dims);
+    std::uint64_t bits = 0;
+    const bool size_matches = elements && checked_mul(*elements, bit_width(static_cast<dtype>(type)), bits) &&
+                              bits % 8 == 0 && bits / 8 == size;
+    const bool copy = !(flags & SAFEWEIGHTS_ADD_BORROW) && size != 0 && size_matches;
     if (copy) bytes = writer->copies.emplace_back(bytes.begin(), bytes.end());
     auto r = writer->writer.add(std::move(n), static_cast<dtype>(type), std::move(dims), bytes);
     if (!r && copy) writer->copies.pop_back();  // the one just made: the writer did not take it
