@@ -53,6 +53,11 @@ constexpr bool every_errc_has_its_c_code() {
 static_assert(every_errc_has_its_c_code(),
               "include/safeweights.h: every safeweights::errc needs SAFEWEIGHTS_ERRC_<NAME> with its value, in order");
 
+static_assert(SAFEWEIGHTS_C_VERSION_MAJOR == SAFEWEIGHTS_VERSION_MAJOR &&
+                  SAFEWEIGHTS_C_VERSION_MINOR == SAFEWEIGHTS_VERSION_MINOR &&
+                  SAFEWEIGHTS_C_VERSION_PATCH == SAFEWEIGHTS_VERSION_PATCH,
+              "include/safeweights.h: SAFEWEIGHTS_C_VERSION_* must be the library's version (version.hpp)");
+
 // Handed out when the error object itself cannot be allocated; never freed.
 safeweights_error* out_of_memory_error() noexcept {
   static safeweights_error e{static_cast<int>(errc::out_of_memory), ""};
