@@ -221,6 +221,16 @@ SAFEWEIGHTS_API int safeweights_slice_copy(const safeweights_reader* reader, con
                                            size_t dim, uint64_t begin, uint64_t end, void* dst, size_t dst_size,
                                            safeweights_error** err);
 
+/* A slice of every dimension at once: elements [starts[d], stops[d]) along
+ * each dimension d of the tensor (ndim must be its rank), copied row-major.
+ * Reads only the slice's bytes. Errors as above. */
+SAFEWEIGHTS_API int safeweights_slice_nd_size(const safeweights_reader* reader, const safeweights_tensor* tensor,
+                                              size_t ndim, const uint64_t* starts, const uint64_t* stops,
+                                              uint64_t* bytes, safeweights_error** err);
+SAFEWEIGHTS_API int safeweights_slice_nd_copy(const safeweights_reader* reader, const safeweights_tensor* tensor,
+                                              size_t ndim, const uint64_t* starts, const uint64_t* stops, void* dst,
+                                              size_t dst_size, safeweights_error** err);
+
 /* __metadata__: whether the header has it, its entries in file order, and
  * lookup by key. A key that is absent is not an error: *value is set to NULL. */
 SAFEWEIGHTS_API int safeweights_has_metadata(const safeweights_reader* reader);

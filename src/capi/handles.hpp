@@ -60,6 +60,9 @@ int guarded(safeweights_error** err, Body&& body) noexcept {
 // A caller's string: `len` bytes, or up to the NUL with SAFEWEIGHTS_NUL_TERMINATED.
 std::string_view caller_string(const char* s, std::size_t len) noexcept;
 
+// The tensor a handle stands for, or nullptr when it is not one of this reader's.
+const tensor_info* tensor_of(const safeweights_reader* r, const safeweights_tensor* t) noexcept;
+
 // invalid_argument naming the function and the parameter that is NULL.
 int null_argument(safeweights_error** err, const char* function, const char* parameter) noexcept;
 

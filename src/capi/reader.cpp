@@ -35,6 +35,16 @@ static_assert(SAFEWEIGHTS_DTYPE_BOOL == static_cast<int>(dtype::BOOL) &&
               SAFEWEIGHTS_DTYPE_U64 == static_cast<int>(dtype::U64),
               "include/safeweights.h: SAFEWEIGHTS_DTYPE_* must have the values of safeweights::dtype");
 
+const tensor_info* capi::tensor_of(const safeweights_reader* r, const safeweights_tensor* t) noexcept {
+  auto* info = reinterpret_cast<const tensor_info*>(t);
+  std::span<const tensor_info> all = r->reader.tensors();
+  // Compared as addresses (std::less gives a total order over pointers).
+  if (all.empty() || std::less<const tensor_info*>()(info, all.data()) ||
+      !std::less<const tensor_info*>()(info, all.data() + all.size()))
+    return nullptr;
+  return info;
+}
+
 namespace {
 
 constexpr unsigned known_open_flags =
@@ -58,15 +68,8 @@ int hand_out(result<reader>&& r, bool in_memory, safeweights_reader** out, safew
   return 0;
 }
 
-// The tensor_info a handle stands for, after checking it is one of this reader's.
 const tensor_info* info_of(const safeweights_reader* r, const safeweights_tensor* t) noexcept {
-  auto* info = reinterpret_cast<const tensor_info*>(t);
-  std::span<const tensor_info> all = r->reader.tensors();
-  // Compared as addresses (std::less gives a total order over pointers).
-  if (all.empty() || std::less<const tensor_info*>()(info, all.data()) ||
-      !std::less<const tensor_info*>()(info, all.data() + all.size()))
-    return nullptr;
-  return info;
+  return capi::tensor_of(r, t);
 }
 
 const safeweights_tensor* handle_of(const tensor_info* info) noexcept {

@@ -443,7 +443,8 @@ static void test_copy_checks_the_buffer(void) {
 
 /* ---- Slices ---- */
 
-/* Writes an F32 [4, 3] tensor "m" holding 0..11 and an F4 [2, 3] "q", returns the path. */
+/* Writes an F32 [4, 3] tensor "m" holding 0..11, an F4 [2, 3] "q" and an I32
+ * [2, 3, 4] "c" holding 0..23; returns the path. */
 static char* write_slice_file(void) {
   char* path = path_of(scratch_dir, "", "capi-slices.safetensors");
   safeweights_writer* w = NULL;
@@ -453,9 +454,13 @@ static char* write_slice_file(void) {
   const uint64_t m_shape[2] = {4, 3};
   const unsigned char q[3] = {0x10, 0x32, 0x54};
   const uint64_t q_shape[2] = {2, 3};
+  int32_t c[24];
+  for (int i = 0; i < 24; ++i) c[i] = i;
+  const uint64_t c_shape[3] = {2, 3, 4};
   int ok = safeweights_writer_new(&w, &err) == 0 &&
            safeweights_writer_add_tensor(w, "m", 1, SAFEWEIGHTS_DTYPE_F32, 2, m_shape, m, sizeof m, 0, &err) == 0 &&
            safeweights_writer_add_tensor(w, "q", 1, SAFEWEIGHTS_DTYPE_F4, 2, q_shape, q, sizeof q, 0, &err) == 0 &&
+           safeweights_writer_add_tensor(w, "c", 1, SAFEWEIGHTS_DTYPE_I32, 3, c_shape, c, sizeof c, 0, &err) == 0 &&
            safeweights_writer_write_file(w, path, 0, &err) == 0;
   if (!ok) {
     fprintf(stderr, "writing %s: %s\n", path, safeweights_error_message(err));
@@ -520,6 +525,65 @@ static void check_slices(unsigned flags) {
   unsigned char qb[3] = {0, 0, 0};
   CHECK_STATUS(safeweights_slice_copy(r, q, 0, 0, 2, qb, sizeof qb, &err), 0, err);
   CHECK(qb[0] == 0x10 && qb[1] == 0x32 && qb[2] == 0x54);
+
+  /* Every dimension at once. */
+  const safeweights_tensor* c = NULL;
+  REQUIRE(safeweights_tensor_by_name(r, "c", 1, &c, NULL) == 0);
+  {
+    const uint64_t starts[2] = {1, 1}, stops[2] = {3, 3};
+    for (int i = 0; i < 16; ++i) out[i] = -1.0f;
+    CHECK_STATUS(safeweights_slice_nd_size(r, m, 2, starts, stops, &bytes, &err), 0, err);
+    CHECK(bytes == 4 * sizeof(float));
+    CHECK_STATUS(safeweights_slice_nd_copy(r, m, 2, starts, stops, out, 4 * sizeof(float), &err), 0, err);
+    CHECK(out[0] == 4.0f && out[1] == 5.0f && out[2] == 7.0f && out[3] == 8.0f && out[4] == -1.0f);
+    /* One byte short: an error, nothing written. */
+    out[0] = -1.0f;
+    CHECK(safeweights_slice_nd_copy(r, m, 2, starts, stops, out, 4 * sizeof(float) - 1, NULL) ==
+          SAFEWEIGHTS_ERRC_INVALID_ARGUMENT);
+    CHECK(out[0] == -1.0f);
+  }
+  {
+    const uint64_t starts[2] = {1, 0}, stops[2] = {3, 3};  /* whole rows: as the one-dimension slice */
+    CHECK_STATUS(safeweights_slice_nd_copy(r, m, 2, starts, stops, out, sizeof out, &err), 0, err);
+    for (int i = 0; i < 6; ++i) CHECK(out[i] == (float)(3 + i));
+    const uint64_t all_stops[2] = {4, 3}, zero[2] = {0, 0};
+    CHECK_STATUS(safeweights_slice_nd_copy(r, m, 2, zero, all_stops, out, sizeof out, &err), 0, err);
+    for (int i = 0; i < 12; ++i) CHECK(out[i] == (float)i);
+    const uint64_t empty_stops[2] = {1, 3};
+    CHECK_STATUS(safeweights_slice_nd_size(r, m, 2, starts, empty_stops, &bytes, &err), 0, err);
+    CHECK(bytes == 0);
+    CHECK_STATUS(safeweights_slice_nd_copy(r, m, 2, starts, empty_stops, NULL, 0, &err), 0, err);
+    /* The rank, the bounds. */
+    CHECK(safeweights_slice_nd_size(r, m, 1, starts, stops, &bytes, NULL) == SAFEWEIGHTS_ERRC_INVALID_ARGUMENT);
+    const uint64_t past[2] = {3, 4};
+    CHECK_STATUS(safeweights_slice_nd_size(r, m, 2, starts, past, &bytes, &err), SAFEWEIGHTS_ERRC_INVALID_ARGUMENT,
+                 err);
+    CHECK(err != NULL && strstr(safeweights_error_message(err), "dimension 1 is outside [0, 3)") != NULL);
+    safeweights_error_free(err);
+    err = NULL;
+    CHECK(safeweights_slice_nd_size(r, m, 2, NULL, stops, &bytes, NULL) == SAFEWEIGHTS_ERRC_INVALID_ARGUMENT);
+  }
+  {
+    /* Three dimensions: i in [0, 2), j in [1, 3), k in [1, 3) of i * 12 + j * 4 + k. */
+    const uint64_t starts[3] = {0, 1, 1}, stops[3] = {2, 3, 3};
+    const int32_t expected[8] = {5, 6, 9, 10, 17, 18, 21, 22};
+    int32_t got[8];
+    CHECK_STATUS(safeweights_slice_nd_copy(r, c, 3, starts, stops, got, sizeof got, &err), 0, err);
+    CHECK(memcmp(got, expected, sizeof got) == 0);
+    /* i = 1, every j, k in [2, 4): two elements per (i, j). */
+    const uint64_t starts2[3] = {1, 0, 2}, stops2[3] = {2, 3, 4};
+    const int32_t expected2[6] = {14, 15, 18, 19, 22, 23};
+    int32_t got2[6];
+    CHECK_STATUS(safeweights_slice_nd_copy(r, c, 3, starts2, stops2, got2, sizeof got2, &err), 0, err);
+    CHECK(memcmp(got2, expected2, sizeof got2) == 0);
+  }
+  {
+    /* F4: whole rows are whole bytes; a row of 3 elements is not. */
+    const uint64_t starts[2] = {0, 0}, stops[2] = {2, 3}, row1[2] = {1, 0};
+    CHECK_STATUS(safeweights_slice_nd_size(r, q, 2, starts, stops, &bytes, &err), 0, err);
+    CHECK(bytes == 3);
+    CHECK(safeweights_slice_nd_size(r, q, 2, row1, stops, &bytes, NULL) == SAFEWEIGHTS_ERRC_SUBBYTE_MISALIGNED);
+  }
 
   safeweights_reader_free(r);
   remove(path);
