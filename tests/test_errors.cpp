@@ -68,7 +68,7 @@ const std::pair<errc, const char*> expected_names[] = {
     {errc::file_changed, "file_changed"},
     {errc::untrusted_signer, "untrusted_signer"},
     {errc::out_of_memory, "out_of_memory"},
-    {errc::internal_error, "internal_error"},
+    {errc::unexpected_exception, "unexpected_exception"},
 };
 
 bool is_snake_case(std::string_view s) {

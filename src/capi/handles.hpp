@@ -41,7 +41,7 @@ int status(R&& r, safeweights_error** err) noexcept {
 }
 
 // Runs `body` (which returns an int status); any exception becomes
-// out_of_memory (std::bad_alloc, std::length_error) or internal_error.
+// out_of_memory (std::bad_alloc, std::length_error) or unexpected_exception.
 template <class Body>
 int guarded(safeweights_error** err, Body&& body) noexcept {
   try {
@@ -51,9 +51,9 @@ int guarded(safeweights_error** err, Body&& body) noexcept {
   } catch (const std::length_error& e) {
     return fail(err, errc::out_of_memory, std::string("out of memory: ") + e.what());
   } catch (const std::exception& e) {
-    return fail(err, errc::internal_error, std::string("unexpected C++ exception: ") + e.what());
+    return fail(err, errc::unexpected_exception, std::string("unexpected C++ exception: ") + e.what());
   } catch (...) {
-    return fail(err, errc::internal_error, "unexpected C++ exception");
+    return fail(err, errc::unexpected_exception, "unexpected C++ exception");
   }
 }
 
