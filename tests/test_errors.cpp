@@ -67,6 +67,8 @@ const std::pair<errc, const char*> expected_names[] = {
     {errc::invalid_bool, "invalid_bool"},
     {errc::file_changed, "file_changed"},
     {errc::untrusted_signer, "untrusted_signer"},
+    {errc::out_of_memory, "out_of_memory"},
+    {errc::unexpected_exception, "unexpected_exception"},
 };
 
 bool is_snake_case(std::string_view s) {

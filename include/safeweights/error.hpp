@@ -59,9 +59,11 @@ enum class errc : std::uint8_t {
   invalid_bool,                // a BOOL tensor read as bool holds a byte other than 0 or 1
   file_changed,                // the file shrank or was cut short while being read (another process changed it)
   untrusted_signer,            // the signer's certificate, identity, issuer or transparency-log entry is not trusted
+  out_of_memory,               // C API only: an allocation failed (the C++ API throws std::bad_alloc)
+  unexpected_exception,        // C API only: any other C++ exception reached the C boundary (a bug)
 };
 
-inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::untrusted_signer) + 1;
+inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::unexpected_exception) + 1;
 
 // Snake-case names, in enum order; a test checks the table against the enum.
 inline constexpr std::array<std::string_view, errc_count> errc_names = {
@@ -107,6 +109,8 @@ inline constexpr std::array<std::string_view, errc_count> errc_names = {
     "invalid_bool",
     "file_changed",
     "untrusted_signer",
+    "out_of_memory",
+    "unexpected_exception",
 };
 
 // The snake-case name of a code ("offsets_not_contiguous"); "unknown_error" for a value outside the enum.
