@@ -67,6 +67,7 @@ const std::pair<errc, const char*> expected_names[] = {
     {errc::invalid_bool, "invalid_bool"},
     {errc::file_changed, "file_changed"},
     {errc::untrusted_signer, "untrusted_signer"},
+    {errc::byte_order, "byte_order"},
 };
 
 bool is_snake_case(std::string_view s) {

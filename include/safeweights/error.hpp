@@ -59,9 +59,10 @@ enum class errc : std::uint8_t {
   invalid_bool,                // a BOOL tensor read as bool holds a byte other than 0 or 1
   file_changed,                // the file shrank or was cut short while being read (another process changed it)
   untrusted_signer,            // the signer's certificate, identity, issuer or transparency-log entry is not trusted
+  byte_order,                  // a zero-copy typed view of little-endian file bytes on a big-endian host: typed() swaps
 };
 
-inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::untrusted_signer) + 1;
+inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::byte_order) + 1;
 
 // Snake-case names, in enum order; a test checks the table against the enum.
 inline constexpr std::array<std::string_view, errc_count> errc_names = {
@@ -107,6 +108,7 @@ inline constexpr std::array<std::string_view, errc_count> errc_names = {
     "invalid_bool",
     "file_changed",
     "untrusted_signer",
+    "byte_order",
 };
 
 // The snake-case name of a code ("offsets_not_contiguous"); "unknown_error" for a value outside the enum.
