@@ -231,7 +231,14 @@ class tensor_view {
   const tensor_info* info_ = nullptr;
   std::span<const std::byte> bytes_;
   std::shared_ptr<const void> keep_;
-  bool host_order_ = false;  // bytes_ already in host order (an eager load on a big-endian host)
+  // Whether bytes_ are already in host order (an eager load on a big-endian
+  // host); on a little-endian host an empty member taking no room.
+  struct no_flag {
+    constexpr no_flag() noexcept = default;
+    constexpr no_flag(bool) noexcept {}
+    constexpr explicit operator bool() const noexcept { return false; }
+  };
+  [[no_unique_address]] std::conditional_t<host_is_big_endian, bool, no_flag> host_order_{};
 };
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END
