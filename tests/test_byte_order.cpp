@@ -188,7 +188,8 @@ void check_values(Find find) {
 }  // namespace
 
 TEST_CASE("byte order: the host and the helpers") {
-  MESSAGE("host byte order: " + std::string(sw::host_is_big_endian ? "big-endian" : "little-endian"));
+  const std::string order = sw::host_is_big_endian ? "big-endian" : "little-endian";
+  MESSAGE("host byte order: ", order);
   CHECK(sw::swap_width(dtype::C64) == 4);
   CHECK(sw::swap_width(dtype::F64) == 8);
   CHECK(sw::swap_width(dtype::BF16) == 2);
