@@ -99,10 +99,11 @@ typedef enum safeweights_errc {
   SAFEWEIGHTS_ERRC_FILE_CHANGED = 40,
   SAFEWEIGHTS_ERRC_UNTRUSTED_SIGNER = 41,
   SAFEWEIGHTS_ERRC_OUT_OF_MEMORY = 42,
-  SAFEWEIGHTS_ERRC_UNEXPECTED_EXCEPTION = 43
+  SAFEWEIGHTS_ERRC_UNEXPECTED_EXCEPTION = 43,
+  SAFEWEIGHTS_ERRC_BYTE_ORDER = 44
 } safeweights_errc;
 /* One more than the largest code. */
-#define SAFEWEIGHTS_ERRC_COUNT 44
+#define SAFEWEIGHTS_ERRC_COUNT 45
 
 /* Element types, in the format's order (the values of safeweights::dtype). */
 typedef enum safeweights_dtype {

@@ -12,10 +12,29 @@
 #include <string>
 #include <vector>
 
+#include "safeweights/detail/byte_order.hpp"
+
 namespace test_support {
 
 inline std::filesystem::path data_dir() { return SAFEWEIGHTS_TEST_DATA; }
 inline std::filesystem::path conformance_dir() { return data_dir() / "conformance"; }
+
+// Host values as a file's little-endian bytes (swapped on a big-endian host).
+template <class T>
+std::vector<std::byte> le_bytes(std::span<const T> values) {
+  std::vector<std::byte> out(values.size_bytes());
+  if (!out.empty()) std::memcpy(out.data(), values.data(), out.size());
+  if constexpr (safeweights::host_is_big_endian) safeweights::detail::swap_scalars(out.data(), out.size(), sizeof(T));
+  return out;
+}
+template <class T>
+std::vector<std::byte> le_bytes(const std::vector<T>& values) {
+  return le_bytes(std::span<const T>(values));
+}
+
+// Under qemu-user (the s390x cross build's exe_wrapper, cross/qemu-s390x-run,
+// sets this): what the emulator does to resident memory is not the kernel's.
+inline bool under_qemu() { return std::getenv("SAFEWEIGHTS_UNDER_QEMU") != nullptr; }
 
 inline std::vector<std::byte> read_bytes(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);

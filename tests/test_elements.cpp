@@ -13,6 +13,9 @@
 namespace sw = safeweights;
 using sw::dtype;
 
+// GCC has _Float16 on x86-64 and AArch64, not on s390x: there (the big-endian
+// cross build, scripts/test-s390x) the two oracle tests are left out.
+#ifdef __FLT16_MAX__
 namespace {
 std::uint16_t oracle_f16(float f) {
   _Float16 h = static_cast<_Float16>(f);
@@ -58,6 +61,7 @@ TEST_CASE("f16: float to f16 rounds to nearest even, like _Float16, over random 
     CHECK(sw::float_to_f16(f) == oracle_f16(f));
   }
 }
+#endif  // __FLT16_MAX__
 
 TEST_CASE("bf16: the high half of a float; float to bf16 rounds to nearest even, NaN stays NaN") {
   CHECK(sw::bf16_to_float(0x3f80) == 1.0f);
@@ -130,7 +134,11 @@ TEST_CASE("f8: each encoding is monotonic over its positive codes and symmetric 
 
 TEST_CASE("scalar_as_double reads every byte-aligned dtype at any alignment; C64 is two scalars") {
   std::vector<std::byte> buf(1 + 16);
-  auto put = [&](const void* p, std::size_t n) { std::memcpy(buf.data() + 1, p, n); };
+  // The file's bytes: each scalar little-endian, whatever the host.
+  auto put = [&](const auto* p, std::size_t n) {
+    std::memcpy(buf.data() + 1, p, n);
+    sw::detail::swap_scalars(buf.data() + 1, sw::host_is_big_endian ? n : 0, sizeof(*p));
+  };
   const std::byte* at = buf.data() + 1;  // deliberately misaligned
   std::int16_t i16 = -300; put(&i16, 2); CHECK(*sw::scalar_as_double(dtype::I16, at, 0) == -300.0);
   std::uint32_t u32 = 4000000000u; put(&u32, 4); CHECK(*sw::scalar_as_double(dtype::U32, at, 0) == 4e9);

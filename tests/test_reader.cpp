@@ -25,10 +25,11 @@ std::vector<std::byte> sample_file() {
   std::vector<float> w = {1, 2, 3, 4, 5, 6};
   std::vector<std::int64_t> ids = {7, -8};
   std::vector<std::uint16_t> h = {0x3c00, 0x4000, 0x4200};
+  const auto h_bytes = test_support::le_bytes(h);  // the F16 codes as the file's bytes
   sw::writer wr;
   REQUIRE(wr.add<float>("layer.weight", {2, 3}, w));
   REQUIRE(wr.add<std::int64_t>("ids", {2}, ids));
-  REQUIRE(wr.add("half", sw::dtype::F16, {3}, std::as_bytes(std::span(h))));
+  REQUIRE(wr.add("half", sw::dtype::F16, {3}, h_bytes));
   wr.set_metadata("format", "pt");
   return wr.serialize().value();
 }
@@ -49,14 +50,19 @@ TEST_CASE("typed views point into the mapping; the wrong type is refused") {
   test_support::write_bytes(path, sample_file());
   auto rd = sw::open(path);
   auto t = rd.tensor("layer.weight").value();
-  auto values = t.as<float>().value();
-  CHECK(values.size() == 6);
-  CHECK(values[5] == 6.0f);
-  CHECK(static_cast<const void*>(values.data()) == static_cast<const void*>(t.bytes().data()));
+  if constexpr (sw::host_is_big_endian) {
+    // The file's little-endian floats are no host floats: no view (test_byte_order.cpp).
+    CHECK(t.as<float>().code() == sw::errc::byte_order);
+  } else {
+    auto values = t.as<float>().value();
+    CHECK(values.size() == 6);
+    CHECK(values[5] == 6.0f);
+    CHECK(static_cast<const void*>(values.data()) == static_cast<const void*>(t.bytes().data()));
+  }
   CHECK(t.as<double>().code() == sw::errc::dtype_mismatch);
   CHECK(t.as<std::int32_t>().code() == sw::errc::dtype_mismatch);
   auto ids = rd.tensor("ids").value().typed<std::int64_t>().value();
-  CHECK_FALSE(ids.is_copy());
+  CHECK(ids.is_copy() == sw::host_is_big_endian);  // a swapped copy on a big-endian host
   CHECK(ids[1] == -8);
   CHECK(rd.metadata_value("format") == std::optional<std::string_view>("pt"));
   CHECK(rd.tensor("nope").code() == sw::errc::tensor_not_found);
@@ -67,7 +73,7 @@ TEST_CASE("a misaligned tensor is offered as an aligned copy, never a misaligned
   std::string json = R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},)"
                      R"("f":{"dtype":"F32","shape":[2],"data_offsets":[1,9]}})";
   auto bytes = test_support::make_file(json, 9);
-  float two[2] = {3.5f, -1.25f};
+  float two[2] = {sw::to_little(3.5f), sw::to_little(-1.25f)};
   std::memcpy(bytes.data() + 8 + json.size() + 1, two, 8);
   // Copy into 64-aligned storage so the misalignment comes from the file alone.
   sw::aligned_buffer storage(bytes.size());
@@ -75,7 +81,7 @@ TEST_CASE("a misaligned tensor is offered as an aligned copy, never a misaligned
   auto rd = sw::reader::from_buffer(storage.bytes()).value();
   auto f = rd.tensor("f").value();
   REQUIRE(reinterpret_cast<std::uintptr_t>(f.bytes().data()) % alignof(float) != 0);
-  CHECK(f.as<float>().code() == sw::errc::misaligned_view);
+  CHECK(f.as<float>().code() == (sw::host_is_big_endian ? sw::errc::byte_order : sw::errc::misaligned_view));
   auto copy = f.typed<float>().value();
   CHECK(copy.is_copy());
   CHECK(reinterpret_cast<std::uintptr_t>(copy.data()) % alignof(float) == 0);
@@ -96,7 +102,7 @@ TEST_CASE("views and loaded tensors outlive the reader that made them") {
     loaded = rd.load().value();
   }
   CHECK(view.name() == "layer.weight");
-  CHECK(view.as<float>().value()[2] == 3.0f);
+  CHECK(view.typed<float>().value()[2] == 3.0f);
   CHECK(loaded->find("ids")->as<std::int64_t>().value()[0] == 7);
 }
 
@@ -112,7 +118,11 @@ TEST_CASE("eager load copies all or some tensors into 64-byte aligned owned memo
     CHECK(all.size() == 3);
     for (auto& t : all.tensors()) {
       auto original = rd.tensor(t.name()).value();
-      CHECK(std::equal(t.bytes().begin(), t.bytes().end(), original.bytes().begin(), original.bytes().end()));
+      // The file's bytes, or on a big-endian host the same elements swapped to host order.
+      std::vector<std::byte> want(original.bytes().begin(), original.bytes().end());
+      sw::swap_elements(t.type(), want);
+      CHECK(t.byte_order() == std::endian::native);
+      CHECK(std::equal(t.bytes().begin(), t.bytes().end(), want.begin(), want.end()));
       if (mode == sw::io_mode::mmap) CHECK(t.bytes().data() != original.bytes().data());
     }
     std::vector<std::string_view> names = {"half", "layer.weight"};
@@ -135,7 +145,7 @@ TEST_CASE("read_into copies exactly one tensor into the caller's buffer") {
   REQUIRE(info);
   std::vector<float> out(6);
   REQUIRE(rd.read_into(*info, std::as_writable_bytes(std::span(out))));
-  CHECK(out[3] == 4.0f);
+  CHECK(sw::from_little(out[3]) == 4.0f);  // the file's bytes, little-endian
   std::vector<float> small(5);
   CHECK(rd.read_into(*info, std::as_writable_bytes(std::span(small))).code() == sw::errc::invalid_argument);
 }
@@ -149,7 +159,7 @@ TEST_CASE("pread mode never maps and gives the same tensors") {
   auto rd = sw::reader::open(path, o).value();
   CHECK(rd.mode() == sw::io_mode::pread);
   auto t = rd.tensor("layer.weight").value();
-  CHECK(t.as<float>().value()[4] == 5.0f);
+  CHECK(t.typed<float>().value()[4] == 5.0f);
   // Shrinking the file after opening gives an error, not a crash.
   REQUIRE(::truncate(path.c_str(), 40) == 0);
   auto gone = rd.tensor("half");
@@ -171,14 +181,14 @@ TEST_CASE("copy_on_write: tensors are writable in place, and no write reaches th
   REQUIRE(w.size() == 24);
   float x = 0;
   std::memcpy(&x, w.data() + 8, 4);
-  CHECK(x == 3.0f);
-  x = -7.0f;
+  CHECK(sw::from_little(x) == 3.0f);  // the file's bytes
+  x = sw::to_little(-7.0f);
   std::memcpy(w.data() + 8, &x, 4);
   // This reader's views see the write (one private copy) ...
-  CHECK(rd.tensor("layer.weight").value().as<float>().value()[2] == -7.0f);
+  CHECK(rd.tensor("layer.weight").value().typed<float>().value()[2] == -7.0f);
   // ... and the file, and every other reader of it, do not.
   CHECK(test_support::read_bytes(path) == original);
-  CHECK(sw::reader::open(path).value().tensor("layer.weight").value().as<float>().value()[2] == 3.0f);
+  CHECK(sw::reader::open(path).value().tensor("layer.weight").value().typed<float>().value()[2] == 3.0f);
 
   // Only a copy-on-write mapping hands out writable bytes.
   auto shared = sw::reader::open(path).value();
@@ -213,7 +223,7 @@ TEST_CASE("read_data copies the whole data section in every mode; adopt takes an
   auto file = sw::file_handle::adopt(fd).value();
   CHECK(file.size() == original.size());
   auto rd = sw::reader::open(std::move(file), path).value();
-  CHECK(rd.tensor("layer.weight").value().as<float>().value()[4] == 5.0f);
+  CHECK(rd.tensor("layer.weight").value().typed<float>().value()[4] == 5.0f);
   int dir_fd = ::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   REQUIRE(dir_fd >= 0);
   auto not_file = sw::file_handle::adopt(dir_fd);
@@ -250,7 +260,10 @@ TEST_CASE("opening a 1 GiB file reads no tensor data: resident memory does not g
   auto view = rd.tensor("big").value();
   std::size_t after = resident_bytes();
   CHECK(view.bytes().size() == (std::size_t{1} << 30));
-  CHECK(after - std::min(after, before) < (std::size_t{4} << 20));
+  if (test_support::under_qemu())
+    MESSAGE("SKIPPED: resident memory under qemu-user is the emulator's, not the kernel's page accounting");
+  else
+    CHECK(after - std::min(after, before) < (std::size_t{4} << 20));
 }
 
 TEST_CASE("xtensor adaptor sees the tensor's shape and elements without copying") {

@@ -229,8 +229,8 @@ TEST_CASE("a contiguous slice of a mapped file is a view into the mapping, outli
   CHECK(as_vector(rows.bytes()) == std::vector<std::byte>(bytes.begin() + 4 * 128, bytes.begin() + 8 * 128));
   CHECK(cols.bytes().data() != whole + 16);  // strided: an owned copy
   CHECK(cols.bytes().size() == 16 * 4 * 4);
-  CHECK(cols.as<float>().value().size() == 64);
-  CHECK(rows.as<float>().value().size() == 128);
+  CHECK(cols.typed<float>().value().size() == 64);
+  CHECK(rows.typed<float>().value().size() == 128);
 }
 
 TEST_CASE("pread mode fetches exactly the slice's bytes; ranges that touch share one call") {
@@ -343,6 +343,9 @@ TEST_CASE("with random_access, a slice of a large file brings only its own pages
     long resident = resident_pages();
     const long slice_pages = 64 * cols / page + 1024 * 2 + 2;
     MESSAGE("resident pages after two slices: ", resident, " of ", 16385, " (slices span at most ", slice_pages, ")");
-    CHECK(resident <= slice_pages + 16);
+    if (test_support::under_qemu())
+      MESSAGE("SKIPPED: resident memory under qemu-user is the emulator's, not the kernel's page accounting");
+    else
+      CHECK(resident <= slice_pages + 16);
   }
 }

@@ -61,9 +61,10 @@ enum class errc : std::uint8_t {
   untrusted_signer,            // the signer's certificate, identity, issuer or transparency-log entry is not trusted
   out_of_memory,               // C API only: an allocation failed (the C++ API throws std::bad_alloc)
   unexpected_exception,        // C API only: any other C++ exception reached the C boundary (a bug)
+  byte_order,                  // a zero-copy typed view of little-endian file bytes on a big-endian host: typed() swaps
 };
 
-inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::unexpected_exception) + 1;
+inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::byte_order) + 1;
 
 // Snake-case names, in enum order; a test checks the table against the enum.
 inline constexpr std::array<std::string_view, errc_count> errc_names = {
@@ -111,6 +112,7 @@ inline constexpr std::array<std::string_view, errc_count> errc_names = {
     "untrusted_signer",
     "out_of_memory",
     "unexpected_exception",
+    "byte_order",
 };
 
 // The snake-case name of a code ("offsets_not_contiguous"); "unknown_error" for a value outside the enum.

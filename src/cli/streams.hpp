@@ -79,11 +79,13 @@ inline sw::chunk_source cast_source(sw::chunk_source in, sw::dtype from, sw::dty
     scalars_as_double(s->from, s->raw.data(), 0, k, s->values.data());
     std::byte* out = dst.data();
     for (std::size_t i = 0; i < k; ++i) {
-      float f = static_cast<float>(s->values[i]);
+      // The file's bytes: little-endian on every host (a swap on a big-endian one).
+      float f = sw::to_little(static_cast<float>(s->values[i]));
       if (s->to == sw::dtype::F32) {
         std::memcpy(out + 4 * i, &f, 4);
       } else {
-        std::uint16_t h = s->to == sw::dtype::BF16 ? sw::float_to_bf16(f) : sw::float_to_f16(f);
+        const float v = static_cast<float>(s->values[i]);
+        std::uint16_t h = sw::to_little(s->to == sw::dtype::BF16 ? sw::float_to_bf16(v) : sw::float_to_f16(v));
         std::memcpy(out + 2 * i, &h, 2);
       }
     }

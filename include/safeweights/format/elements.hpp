@@ -19,13 +19,11 @@
 #include <limits>
 #include <optional>
 
+#include "safeweights/detail/byte_order.hpp"
 #include "safeweights/format/dtype.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
-
-static_assert(std::endian::native == std::endian::little,
-              "safeweights hands out the file's little-endian bytes as typed values");
 
 // Every floating-point dtype (C64 included, BOOL not).
 constexpr bool is_float_type(dtype t) noexcept {
@@ -150,11 +148,16 @@ inline float f8_to_float(dtype t, std::uint8_t v) noexcept {
 
 // Scalar number `k` of a tensor's data as double, where C64 counts two
 // scalars (real, imaginary) per element; nullopt for the sub-byte types.
-// `data` needs no alignment.
-inline std::optional<double> scalar_as_double(dtype t, const std::byte* data, std::uint64_t k) noexcept {
+// `data` needs no alignment; its multi-byte scalars are in byte order `order`
+// (the file's, little-endian, unless they come from an eager load() on a
+// big-endian host: tensor_view::byte_order() says).
+inline std::optional<double> scalar_as_double(dtype t, const std::byte* data, std::uint64_t k,
+                                              std::endian order = std::endian::little) noexcept {
   auto load = [&]<class T>(T) {
     T v;
     std::memcpy(&v, data + k * sizeof(T), sizeof(T));
+    if constexpr (host_is_big_endian && sizeof(T) > 1)
+      if (order != std::endian::native) v = detail::swap_value(v);
     return v;
   };
   switch (t) {

@@ -1,4 +1,7 @@
 // Tensors copied into owned, 64-byte aligned memory by reader::load (eager mode).
+// The memory holds host-order values: the file's bytes on a little-endian
+// host; swapped element by element on a big-endian one, where as<T>() views
+// them without a copy and tensor_view::byte_order() is big (issue 17).
 #pragma once
 
 #include <memory>

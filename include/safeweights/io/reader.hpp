@@ -236,7 +236,10 @@ class reader {
 
   // Eager mode: copies the named tensors (all of them when `names` is empty)
   // into owned, 64-byte aligned memory. All of them from 64 MiB up are read
-  // by up to 4 threads at once.
+  // by up to 4 threads at once. The memory holds host-order values: the
+  // file's bytes on a little-endian host; on a big-endian host each tensor's
+  // elements are swapped there, so as<T>() views them without a copy
+  // (tensor_view::byte_order() is big for these views only).
   result<loaded_tensors> load(std::span<const std::string_view> names = {}) const {
     std::vector<const tensor_info*> chosen;
     if (names.empty()) {
@@ -277,8 +280,11 @@ class reader {
     }
     std::vector<tensor_view> views;
     views.reserve(chosen.size());
-    for (std::size_t i = 0; i < chosen.size(); ++i)
-      views.emplace_back(chosen[i], std::span<const std::byte>(base + place[i], chosen[i]->byte_size()), owner);
+    for (std::size_t i = 0; i < chosen.size(); ++i) {
+      std::span<std::byte> bytes(base + place[i], chosen[i]->byte_size());
+      swap_elements(chosen[i]->type, bytes);  // nothing on a little-endian host
+      views.emplace_back(chosen[i], bytes, owner, std::endian::native);
+    }
     return loaded_tensors(std::move(owner), std::move(views));
   }
 

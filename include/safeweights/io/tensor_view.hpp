@@ -24,6 +24,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "safeweights/detail/byte_order.hpp"
 #include "safeweights/format/elements.hpp"
 #include "safeweights/format/printable.hpp"
 #include "safeweights/format/tensor_info.hpp"
@@ -80,14 +81,28 @@ class tensor_view {
   tensor_view() = default;
   tensor_view(const tensor_info* info, std::span<const std::byte> bytes, std::shared_ptr<const void> keep)
       : info_(info), bytes_(bytes), keep_(std::move(keep)) {}
+  // Bytes in `order`: std::endian::little for the file's own bytes (every
+  // view but those of an eager load() on a big-endian host, which are swapped
+  // to host order there).
+  tensor_view(const tensor_info* info, std::span<const std::byte> bytes, std::shared_ptr<const void> keep,
+              std::endian order)
+      : info_(info), bytes_(bytes), keep_(std::move(keep)), host_order_(order == std::endian::native) {}
 
-  // What the header says about the tensor, and its raw little-endian bytes.
+  // What the header says about the tensor, and its raw bytes: the file's
+  // little-endian bytes, except in an eager load() on a big-endian host,
+  // which holds host-order values (byte_order() says which).
   const tensor_info& info() const& noexcept { return *info_; }
   std::string_view name() const& noexcept { return info_->name; }
   dtype type() const noexcept { return info_->type; }
   std::span<const std::uint64_t> shape() const& noexcept { return info_->shape; }
   std::uint64_t elements() const noexcept { return info_->elements; }
   std::span<const std::byte> bytes() const& noexcept { return bytes_; }
+  // The byte order of bytes()' multi-byte elements: little on every
+  // little-endian host; big only for an eager load() on a big-endian host.
+  std::endian byte_order() const noexcept {
+    if constexpr (host_is_big_endian) return host_order_ ? std::endian::big : std::endian::little;
+    return std::endian::little;
+  }
 
   // On a temporary view these would dangle once it dies (it may own the
   // bytes, and a slice's shape, alone): keep the view in a variable, or use
@@ -98,7 +113,9 @@ class tensor_view {
   std::span<const std::byte> bytes() && = delete;
 
   // Zero-copy typed view: fails with dtype_mismatch, or misaligned_view when
-  // the bytes are not aligned for T (use typed() to get a copy instead). As
+  // the bytes are not aligned for T (use typed() to get a copy instead), or,
+  // on a big-endian host, byte_order for a multi-byte T over the file's
+  // little-endian bytes (typed() swaps into a copy; load() into its memory). As
   // bool, every byte is checked first: one that is not 0 or 1 is not a bool
   // value in C++ (reading it is undefined), so it fails with invalid_bool;
   // bytes() still gives the raw values.
@@ -117,15 +134,19 @@ class tensor_view {
                            false);
   }
 
-  // Typed elements: a view when aligned, otherwise an aligned copy.
+  // Typed elements in host byte order: a view when aligned (and, on a
+  // big-endian host, already in host order), otherwise an aligned copy, swapped
+  // on a big-endian host.
   template <class T>
   result<typed_tensor<T>> typed() const {
     if (auto e = check_type<T>(); e.code != errc::ok) return e;
     std::size_t n = bytes_.size() / sizeof(T);
-    if (reinterpret_cast<std::uintptr_t>(bytes_.data()) % alignof(T) == 0)
+    const bool swap = needs_swap_to_host();
+    if (!swap && reinterpret_cast<std::uintptr_t>(bytes_.data()) % alignof(T) == 0)
       return typed_tensor<T>({reinterpret_cast<const T*>(bytes_.data()), n}, keep_, false);
     auto copy = std::make_shared<aligned_buffer>(bytes_.size());
     if (!bytes_.empty()) std::memcpy(copy->data(), bytes_.data(), bytes_.size());
+    if (swap) swap_elements(type(), {copy->data(), bytes_.size()});
     const T* p = reinterpret_cast<const T*>(copy->data());
     return typed_tensor<T>({p, n}, std::move(copy), true);
   }
@@ -142,15 +163,20 @@ class tensor_view {
                                                   ", not a float type to_floats() converts (F64, F32, F16, BF16, F8_*)");
     std::vector<float> out(static_cast<std::size_t>(info_->elements));
     const std::byte* p = bytes_.data();
+    const bool swap = needs_swap_to_host();
     auto each = [&]<class Bits>(Bits, auto convert) {
       for (std::size_t i = 0; i < out.size(); ++i) {
         Bits v;
         std::memcpy(&v, p + i * sizeof(Bits), sizeof(Bits));
+        if (swap) v = detail::swap_value(v);
         out[i] = convert(v);
       }
     };
     switch (t) {
-      case dtype::F32: if (!out.empty()) std::memcpy(out.data(), p, out.size() * sizeof(float)); break;
+      case dtype::F32:
+        if (!out.empty()) std::memcpy(out.data(), p, out.size() * sizeof(float));
+        if (swap) swap_elements(t, std::as_writable_bytes(std::span(out)));
+        break;
       case dtype::F64: each(double{}, [](double v) { return static_cast<float>(v); }); break;
       case dtype::F16: each(std::uint16_t{}, f16_to_float); break;
       case dtype::BF16: each(std::uint16_t{}, bf16_to_float); break;
@@ -160,9 +186,20 @@ class tensor_view {
   }
 
  private:
+  // Whether bytes() must be swapped for host values: never on a little-endian host.
+  bool needs_swap_to_host() const noexcept {
+    if constexpr (host_is_big_endian) return !host_order_ && needs_swap(type());
+    return false;
+  }
+
   template <class T>
   error check_view() const {
     if (auto e = check_type<T>(); e.code != errc::ok) return e;
+    if (needs_swap_to_host())
+      return make_error(errc::byte_order, "tensor " + quote_name(info_->name) + ": " +
+                                              std::string(dtype_name(type())) +
+                                              " is little-endian on disk; this host is big-endian: use typed<T>() for "
+                                              "a swapped copy (or load(), which swaps into its own memory)");
     if (reinterpret_cast<std::uintptr_t>(bytes_.data()) % alignof(T) != 0)
       return make_error(errc::misaligned_view, "tensor " + quote_name(info_->name) +
                                                    ": data is not aligned for " + std::string(dtype_name(type())) +
@@ -194,6 +231,14 @@ class tensor_view {
   const tensor_info* info_ = nullptr;
   std::span<const std::byte> bytes_;
   std::shared_ptr<const void> keep_;
+  // Whether bytes_ are already in host order (an eager load on a big-endian
+  // host); on a little-endian host an empty member taking no room.
+  struct no_flag {
+    constexpr no_flag() noexcept = default;
+    constexpr no_flag(bool) noexcept {}
+    constexpr explicit operator bool() const noexcept { return false; }
+  };
+  [[no_unique_address]] std::conditional_t<host_is_big_endian, bool, no_flag> host_order_{};
 };
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END

@@ -57,9 +57,12 @@ class writer {
     return push(entry{std::move(name), type, std::move(shape), *size, bytes, {}});
   }
 
+  // Adds host values of T (stored as dtype_of_v<T>); on a big-endian host
+  // they are swapped to the file's little-endian order as they are written.
+  // (The add of raw bytes above takes them as the file's bytes, unswapped.)
   template <class T>
   result<void> add(std::string name, std::vector<std::uint64_t> shape, std::span<const T> values) {
-    return add(std::move(name), dtype_of_v<T>, std::move(shape), std::as_bytes(values));
+    return add_host_order(std::move(name), dtype_of_v<T>, std::move(shape), std::as_bytes(values));
   }
 
   // Adds float values stored as `type` (F32, F64, F16 or BF16), rounded to
@@ -73,7 +76,7 @@ class writer {
     requires std::same_as<std::ranges::range_value_t<Floats>, float>
   result<void> add(std::string name, dtype type, std::vector<std::uint64_t> shape, const Floats& floats) {
     const std::span<const float> values(std::ranges::data(floats), std::ranges::size(floats));
-    if (type == dtype::F32) return add(std::move(name), type, std::move(shape), std::as_bytes(values));
+    if (type == dtype::F32) return add_host_order(std::move(name), type, std::move(shape), std::as_bytes(values));
     if (type != dtype::F64 && type != dtype::F16 && type != dtype::BF16)
       return make_error(errc::invalid_argument, "tensor " + quote_name(name) + ": floats are written as F32, "
                                                 "F64, F16 or BF16, not " + std::string(dtype_name(type)));
@@ -87,9 +90,14 @@ class writer {
     return push(entry{std::move(name), type, std::move(shape), *size, {}, {}, values});
   }
 
-  // Adds every tensor of a view: name, dtype, shape and bytes.
+  // Adds every tensor of a view: name, dtype, shape and bytes (swapped back
+  // to little-endian when they are an eager load()'s host-order values on a
+  // big-endian host).
   result<void> add(const tensor_view& view) {
-    return add(std::string(view.name()), view.type(), {view.shape().begin(), view.shape().end()}, view.bytes());
+    std::vector<std::uint64_t> shape(view.shape().begin(), view.shape().end());
+    if (view.byte_order() != std::endian::little)
+      return add_host_order(std::string(view.name()), view.type(), std::move(shape), view.bytes());
+    return add(std::string(view.name()), view.type(), std::move(shape), view.bytes());
   }
 
   // Adds a tensor whose bytes come from `source` while the file is written,
@@ -195,7 +203,18 @@ class writer {
     std::span<const std::byte> bytes = {};
     chunk_source source = {};
     std::span<const float> floats = {};  // values stored as `type` by the write (not F32: those are `bytes`)
+    bool host_order = false;  // `bytes` are host-order values to swap as written (big-endian hosts only)
   };
+
+  // add() of bytes holding host-order values: the same as add() of the
+  // file's bytes on a little-endian host; marked for swapping on a big-endian one.
+  result<void> add_host_order(std::string name, dtype type, std::vector<std::uint64_t> shape,
+                              std::span<const std::byte> bytes) {
+    auto r = add(std::move(name), type, std::move(shape), bytes);
+    if constexpr (host_is_big_endian)
+      if (r && needs_swap(type)) entries_.back().host_order = true;
+    return r;
+  }
 
   static result<std::uint64_t> checked_size(const std::string& name, dtype type,
                                             const std::vector<std::uint64_t>& shape) {
@@ -253,6 +272,10 @@ class writer {
         if (auto r = write_floats(sink, *e, chunk); !r) return r;
         continue;
       }
+      if (host_is_big_endian && e->host_order) {
+        if (auto r = write_swapped(sink, *e); !r) return r;
+        continue;
+      }
       if (!e->source) {
         if (auto r = sink.write(e->bytes); !r) return r;
         continue;
@@ -274,6 +297,21 @@ class writer {
     return {};
   }
 
+  // Host-order values written as the file's little-endian bytes, swapped
+  // 64 KiB at a time (big-endian hosts only).
+  template <class Sink>
+  static result<void> write_swapped(Sink& sink, const entry& e) {
+    constexpr std::size_t per_chunk = std::size_t{64} << 10;
+    std::vector<std::byte> chunk(std::min(per_chunk, e.bytes.size()));
+    for (std::size_t done = 0; done < e.bytes.size();) {
+      const std::size_t n = std::min(per_chunk, e.bytes.size() - done);  // a multiple of 8: whole elements
+      copy_swapped(e.type, e.bytes.subspan(done, n), chunk.data());
+      if (auto r = sink.write(std::span<const std::byte>(chunk.data(), n)); !r) return r;
+      done += n;
+    }
+    return {};
+  }
+
   // A float entry's values stored as its dtype, converted through `chunk` 64 KiB at a time.
   template <class Sink>
   static result<void> write_floats(Sink& sink, const entry& e, std::vector<std::byte>& chunk) {
@@ -286,10 +324,10 @@ class writer {
       for (std::size_t i = 0; i < n; ++i) {
         const float v = e.floats[done + i];
         if (e.type == dtype::F64) {
-          const double d = v;
+          const double d = to_little(static_cast<double>(v));
           std::memcpy(out + i * width, &d, width);
         } else {
-          const std::uint16_t h = e.type == dtype::BF16 ? float_to_bf16(v) : float_to_f16(v);
+          const std::uint16_t h = to_little(e.type == dtype::BF16 ? float_to_bf16(v) : float_to_f16(v));
           std::memcpy(out + i * width, &h, width);
         }
       }

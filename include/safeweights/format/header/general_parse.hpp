@@ -83,6 +83,11 @@ class header_parser {
 
   error json_error(simdjson::error_code e, od::document* doc) const {
     if (e == simdjson::UTF8_ERROR) return make_error(errc::header_invalid_utf8, "header is not valid UTF-8");
+    // simdjson's fallback kernel (no SIMD: s390x, or SIMDJSON_FORCE_IMPLEMENTATION=fallback)
+    // checks UTF-8 only as far as it parses: invalid bytes after the object came back
+    // as a JSON error. Rule R4 comes first whatever the kernel.
+    if (!simdjson::validate_utf8(text_.data(), text_.size()))
+      return make_error(errc::header_invalid_utf8, "header is not valid UTF-8");
     std::string where;
     if (doc) {
       const char* p = nullptr;
