@@ -10,8 +10,6 @@
 // hundreds of calls a second), then sleep on a futex.
 #pragma once
 
-#include <sched.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
@@ -24,7 +22,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "safeweights/version.hpp"
+#include "safeweights/io/platform.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
@@ -37,9 +35,7 @@ inline std::size_t default_thread_count() noexcept {
     unsigned long n = std::strtoul(env, &end, 10);
     if (end != env && *end == '\0' && n >= 1 && n <= 1024) return n;
   }
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
+  return platform::cpu_count();
 }
 
 inline thread_local bool inside_part = false;
