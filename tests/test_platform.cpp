@@ -15,6 +15,7 @@
 
 #include "errc_printer.hpp"
 #include "safeweights/io/platform.hpp"
+#include "safeweights/kernels/gemm.hpp"
 #include "safeweights/safeweights.hpp"
 #include "support.hpp"
 
@@ -297,4 +298,33 @@ TEST_CASE("P7: the platform's helpers") {
   std::byte region[4] = {};
   CHECK(sw::guard_mapped_reads(region, [&] { ++ran; }));
   CHECK(ran == 1);
+}
+
+TEST_CASE("P8: threads that parse headers and run kernels, then end, leave nothing broken behind") {
+  // Each thread has its own header parser and kernel scratch memory, freed
+  // when it ends (on Windows by a fiber-local storage callback: MinGW's
+  // thread_local destructors run after their storage is gone).
+  scratch_dir dir;
+  const std::string path = utf8(dir.path()) + "/general.safetensors";
+  // Not in the canonical form (spaces, keys out of order): the general parser reads it.
+  std::string json = R"({ "x" : { "shape": [4], "dtype": "F32", "data_offsets": [0, 16] } })";
+  while ((8 + json.size()) % 8) json += ' ';
+  auto image = test_support::make_file(json, 16);
+  test_support::write_bytes(sw::platform::utf8_path(path), image);
+  std::atomic<int> failed{0};
+  for (int round = 0; round < 5; ++round) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([&] {
+        auto rd = sw::reader::open(path);
+        if (!rd || !rd->find("x")) ++failed;
+        auto a = ramp(64 * 64), b = ramp(64 * 64, 1.0f);
+        std::vector<float> c(64 * 64);
+        sw::kernels::matrix_ref w{reinterpret_cast<const std::byte*>(b.data()), sw::dtype::F32, 64, 64};
+        sw::kernels::gemm(a.data(), 64, 64, w, sw::kernels::weight_layout::in_out, nullptr, c.data(), 64);
+        if (c[0] == 0.0f) ++failed;
+      });
+    for (auto& th : threads) th.join();
+  }
+  CHECK(failed == 0);
 }

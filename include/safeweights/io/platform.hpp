@@ -178,6 +178,41 @@ inline std::size_t cpu_count() noexcept {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+#ifdef _WIN32
+template <class T>
+void WINAPI destroy_thread_cached(void* p) {
+  delete static_cast<T*>(p);
+}
+#endif
+
+// A T of the calling thread's own, made on first use and destroyed when the
+// thread ends; one per call site (the tag is a lambda: use
+// SAFEWEIGHTS_THREAD_CACHED(T)). POSIX: a function-local thread_local.
+// Windows: MinGW-w64 (GCC's emulated TLS with winpthreads) destroys a
+// thread_local object after freeing the storage that holds it, which crashes
+// at thread exit whenever the object owns memory; so there the object lives
+// on the heap, found through a trivially destructible thread_local pointer,
+// and a fiber-local storage callback (FlsAlloc), which Windows runs when the
+// thread ends, destroys it.
+template <class T, class Tag>
+T& thread_cached(Tag) {
+#ifdef _WIN32
+  static const DWORD slot = ::FlsAlloc(&destroy_thread_cached<T>);
+  thread_local T* mine = nullptr;
+  if (!mine) {
+    mine = new T();
+    if (slot != FLS_OUT_OF_INDEXES) ::FlsSetValue(slot, mine);  // else it outlives the thread
+  }
+  return *mine;
+#else
+  static thread_local T value;
+  return value;
+#endif
+}
+
 }  // namespace platform
 SAFEWEIGHTS_INLINE_NAMESPACE_END
 }  // namespace safeweights
+
+// This thread's own T for this call site: platform::thread_cached.
+#define SAFEWEIGHTS_THREAD_CACHED(T) ::safeweights::platform::thread_cached<T>([] {})
