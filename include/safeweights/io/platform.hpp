@@ -31,6 +31,7 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -176,6 +177,31 @@ inline std::size_t cpu_count() noexcept {
   }
 #endif
   return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Blocks while `a` holds `old` (it may also return spuriously), and wakes
+// every thread blocked so on `a`. POSIX: std::atomic's wait and notify_all
+// (a futex on Linux). Windows: WaitOnAddress and WakeByAddressAll (link
+// synchronization.lib, -lsynchronization), because MinGW-w64's libstdc++ 12
+// has no futex there and its fallback can lose a wake-up (the kernels' pool
+// hung under Wine).
+template <class T>
+void wait_while(const std::atomic<T>& a, T old) noexcept {
+#ifdef _WIN32
+  static_assert(std::atomic<T>::is_always_lock_free && sizeof(T) <= 8, "WaitOnAddress takes 1, 2, 4 or 8 bytes");
+  ::WaitOnAddress(const_cast<std::atomic<T>*>(&a), &old, sizeof(T), INFINITE);
+#else
+  a.wait(old, std::memory_order_acquire);
+#endif
+}
+
+template <class T>
+void wake_all(std::atomic<T>& a) noexcept {
+#ifdef _WIN32
+  ::WakeByAddressAll(&a);
+#else
+  a.notify_all();
+#endif
 }
 
 #ifdef _WIN32

@@ -50,7 +50,7 @@ class thread_pool {
   ~thread_pool() {
     stop_.store(true);
     generation_.fetch_add(1, std::memory_order_release);
-    generation_.notify_all();
+    platform::wake_all(generation_);
     for (auto& t : workers_) t.join();
   }
 
@@ -70,14 +70,14 @@ class thread_pool {
     std::uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
     ticket_.store((std::uint64_t{gen} << 32) | 1, std::memory_order_release);  // part 0 is the caller's
     generation_.store(gen, std::memory_order_release);
-    generation_.notify_all();
+    platform::wake_all(generation_);
     inside_part = true;
     task(context, 0);
     std::size_t ran = 1 + run_parts(gen);
     inside_part = false;
     std::size_t seen = done_.fetch_add(ran, std::memory_order_acq_rel) + ran;
     while (seen < parts) {
-      done_.wait(seen, std::memory_order_acquire);
+      platform::wait_while(done_, seen);
       seen = done_.load(std::memory_order_acquire);
     }
   }
@@ -112,7 +112,7 @@ class thread_pool {
         now = generation_.load(std::memory_order_acquire);
       }
       while (now == seen) {
-        generation_.wait(seen, std::memory_order_acquire);
+        platform::wait_while(generation_, seen);
         now = generation_.load(std::memory_order_acquire);
       }
       seen = now;
@@ -122,7 +122,7 @@ class thread_pool {
       inside_part = false;
       if (ran) {
         done_.fetch_add(ran, std::memory_order_acq_rel);
-        done_.notify_all();
+        platform::wake_all(done_);
       }
     }
   }
