@@ -6,7 +6,11 @@
 
 #include <map>
 
+#ifdef SAFEWEIGHTS_TEST_NO_OPENSSL
+#include "portable_sha256.hpp"  // the Windows build has no OpenSSL
+#else
 #include "safeweights/integrity/sha256.hpp"
+#endif
 #include "safeweights/safeweights.hpp"
 #include "support.hpp"
 

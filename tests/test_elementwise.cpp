@@ -2,6 +2,7 @@
 // double-precision definitions, on every instruction set, and the AVX2 and
 // baseline paths against each other.
 #include <cmath>
+#include <numbers>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -39,7 +40,7 @@ double worst_error(std::vector<float> x, Kernel kernel, Reference reference, dou
   return worst;
 }
 
-double gelu_tanh_ref(double x) { return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))); }
+double gelu_tanh_ref(double x) { return 0.5 * x * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (x + 0.044715 * x * x * x))); }
 double gelu_erf_ref(double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }
 double silu_ref(double x) { return x / (1 + std::exp(-x)); }
 

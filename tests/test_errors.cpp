@@ -357,8 +357,17 @@ TEST_CASE("errc: the codes outside the format rules are raised where FORMAT.md s
     o.mode = sw::io_mode::pread;
     auto r = sw::reader::open(path, o);
     REQUIRE(r);
+#ifdef _WIN32
+    // Windows: the reader's handle shares reading and renaming, not writing,
+    // so no one can shrink the file under it.
+    std::error_code ec;
+    std::filesystem::resize_file(path, 8 + json.size() + 4, ec);
+    CHECK(ec);
+    CHECK(r->tensor("a"));
+#else
     std::filesystem::resize_file(path, 8 + json.size() + 4);
     CHECK(r->tensor("a").code() == errc::file_changed);
+#endif
   }
 }
 

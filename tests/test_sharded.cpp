@@ -2,8 +2,6 @@
 // read strictly, every fault an invalid_shard_index naming the index and the
 // entry; an index and its shards load like one file, each shard opened once;
 // every way the index and the shards can disagree is an error naming the index.
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <vector>
 
@@ -221,9 +219,9 @@ TEST_CASE("shard index: over 100,000,000 bytes it is refused unread") {
   test_support::scratch_dir dir;
   const std::string path = (dir / "big.index.json").string();
   test_support::write_text(path, R"({"weight_map": {}})");
-  REQUIRE(::truncate(path.c_str(), 100'000'000) == 0);  // sparse: JSON, then spaces' worth of NULs
+  std::filesystem::resize_file(path, 100'000'000);  // sparse: JSON, then spaces' worth of NULs
   CHECK(sw::read_shard_index(path).code() == errc::invalid_shard_index);  // NULs after the object: read, refused
-  REQUIRE(::truncate(path.c_str(), 100'000'001) == 0);
+  std::filesystem::resize_file(path, 100'000'001);
   auto r = sw::read_shard_index(path);
   CHECK(r.code() == errc::invalid_shard_index);
   CHECK(r.error_value().message == path + ": an index of 100000001 bytes is over the limit of 100,000,000");

@@ -394,8 +394,17 @@ TEST_CASE("save_state_dict then load_state_dict is the identity, bit for bit, in
   }
   sw::reader saved = sw::open(path);
   CHECK(saved.metadata_value("note") == "round trip");
+#ifdef _WIN32
+  // Windows does not replace a mapped file: saving over the file a module
+  // borrows from fails cleanly, and the old file and mapping stay whole.
+  auto over = nn::save_state_dict(back, path);
+  REQUIRE(!over);
+  CHECK(over.code() == sw::errc::write_failed);
+  CHECK(over.error_value().message.find("open or mapped") != std::string::npos);
+#else
   // Saving over the file a module borrows from is safe: the old mapping stays valid.
   REQUIRE(nn::save_state_dict(back, path));
+#endif
   CHECK(std::memcmp(a[0].value->data(), b[0].value->data(), a[0].value->nbytes()) == 0);
 }
 

@@ -6,9 +6,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <barrier>
+#include <condition_variable>
 #include <cmath>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "safeweights/io/writer.hpp"
@@ -45,9 +46,33 @@ std::string small_file(const test_support::scratch_dir& dir) {
 
 // Ranks as threads: sum() waits for every rank, then each adds up all the
 // ranks' buffers in rank order (so every rank gets bit-identical sums).
+// A reusable barrier on a mutex and a condition variable: libstdc++ 12's
+// std::barrier waits with std::atomic::wait, whose fallback where there is
+// no futex (MinGW-w64) can lose a wake-up (this test hung under Wine).
+class phase_barrier {
+ public:
+  explicit phase_barrier(std::size_t n) : n_(n) {}
+  void arrive_and_wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const std::size_t phase = phase_;
+    if (++arrived_ == n_) {
+      arrived_ = 0;
+      ++phase_;
+      all_arrived_.notify_all();
+      return;
+    }
+    all_arrived_.wait(lock, [&] { return phase_ != phase; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable all_arrived_;
+  std::size_t n_, arrived_ = 0, phase_ = 0;
+};
+
 class thread_world {
  public:
-  explicit thread_world(std::size_t n) : buffers_(n), sync_(static_cast<std::ptrdiff_t>(n)) {}
+  explicit thread_world(std::size_t n) : buffers_(n), sync_(n) {}
   void sum(std::size_t rank, float* data, std::size_t count) {
     buffers_[rank] = data;
     sync_.arrive_and_wait();
@@ -60,7 +85,7 @@ class thread_world {
 
  private:
   std::vector<float*> buffers_;
-  std::barrier<> sync_;
+  phase_barrier sync_;
 };
 
 }  // namespace

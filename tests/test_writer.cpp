@@ -1,6 +1,8 @@
 // The writer: canonical bytes, every dtype round trip, random tensor sets read
 // back identically, streaming, aligned mode, and atomic replace under failure.
+#ifndef _WIN32
 #include <sys/stat.h>
+#endif
 
 #include <cmath>
 #include <limits>
@@ -280,6 +282,9 @@ TEST_CASE("W10: atomic replace: a failing source leaves the old file whole and n
   CHECK(dir.entries() == 1);  // only the target: no stray temporary
 }
 
+#ifndef _WIN32
+// Windows refuses to replace a mapped file: test_platform.cpp checks that the
+// write then fails cleanly and the old file stays whole.
 TEST_CASE("W11: replacing a file never disturbs a reader that has it mapped") {
   scratch_dir dir;
   auto path = (dir / "model.safetensors").string();
@@ -299,6 +304,7 @@ TEST_CASE("W11: replacing a file never disturbs a reader that has it mapped") {
   auto fresh = sw::open(path);
   CHECK(fresh.tensor("x").value().typed<float>().value().size() == 2000);
 }
+#endif
 
 TEST_CASE("W12: writing where no file can be created fails cleanly") {
   scratch_dir dir;
@@ -309,6 +315,7 @@ TEST_CASE("W12: writing where no file can be created fails cleanly") {
   CHECK(dir.entries() == 0);
 }
 
+#ifndef _WIN32  // POSIX permission bits
 TEST_CASE("W13: a new file gets the usual permissions, a replaced one keeps its own") {
   scratch_dir dir;
   auto path = (dir / "p.safetensors").string();
@@ -324,6 +331,7 @@ TEST_CASE("W13: a new file gets the usual permissions, a replaced one keeps its 
   REQUIRE(::stat(path.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
 }
+#endif
 
 TEST_CASE("W-floats: floats stored as BF16, F16 or F64 round to nearest even, as every write of the file") {
   // Values at and around the rounding points: ties go to even, NaN stays NaN, overflow is infinity in F16.

@@ -156,12 +156,20 @@ void remove_stale(const std::filesystem::path& dir, const std::set<std::string>&
 }
 
 sw::result<void> ensure_dir(const std::string& dir) {
+#ifdef _WIN32
+  std::error_code ec;
+  const auto path = sw::platform::utf8_path(dir);
+  if (std::filesystem::create_directory(path, ec) || std::filesystem::is_directory(path)) return {};
+  if (!ec && std::filesystem::exists(path)) return sw::make_error(sw::errc::write_failed, dir + ": not a directory");
+  return sw::make_error(sw::errc::write_failed, dir + ": cannot create the directory: " + ec.message());
+#else
   if (::mkdir(dir.c_str(), 0777) == 0 || errno == EEXIST) {
     struct stat st;
     if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return {};
     return sw::make_error(sw::errc::write_failed, dir + ": not a directory");
   }
   return sw::errno_error(sw::errc::write_failed, dir + ": cannot create the directory");
+#endif
 }
 
 }  // namespace

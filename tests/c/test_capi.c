@@ -134,7 +134,7 @@ static const struct code_name code_names[] = {
     CODE(SIGNATURE_MISMATCH, signature_mismatch), CODE(STATE_DICT_MISMATCH, state_dict_mismatch),
     CODE(LOAD_CANCELLED, load_cancelled), CODE(INVALID_SHARD_INDEX, invalid_shard_index),
     CODE(INVALID_BOOL, invalid_bool), CODE(FILE_CHANGED, file_changed), CODE(UNTRUSTED_SIGNER, untrusted_signer),
-    CODE(OUT_OF_MEMORY, out_of_memory), CODE(UNEXPECTED_EXCEPTION, unexpected_exception),
+    CODE(OUT_OF_MEMORY, out_of_memory), CODE(UNEXPECTED_EXCEPTION, unexpected_exception), CODE(BYTE_ORDER, byte_order),
 };
 #undef CODE
 

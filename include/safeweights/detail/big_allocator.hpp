@@ -3,15 +3,13 @@
 // costs a handful of page faults instead of thousands.
 #pragma once
 
-#include <sys/mman.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <new>
 #include <vector>
 
-#include "safeweights/version.hpp"
+#include "safeweights/io/platform.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
@@ -24,9 +22,9 @@ inline void* allocate_big(std::size_t bytes, std::size_t align) {
   // Round up to whole huge pages; mmap gives page alignment, and the kernel
   // backs every aligned 2 MiB run inside the range with a huge page.
   std::size_t size = (bytes + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes;
-  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw std::bad_alloc();
-  ::madvise(p, size, MADV_HUGEPAGE);
+  void* p = platform::map_pages(size);
+  if (!p) throw std::bad_alloc();
+  platform::advise_huge_pages(p, size);
   return p;
 }
 
@@ -44,7 +42,7 @@ inline void free_big(void* p, std::size_t bytes, std::size_t align) noexcept {
     ::operator delete(p, std::align_val_t(align));
     return;
   }
-  ::munmap(p, (bytes + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes);
+  platform::unmap_pages(p, (bytes + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes);
 }
 
 template <class T>

@@ -3,25 +3,18 @@
 // every name on one probe chain (which would make indexing quadratic).
 #pragma once
 
-#include <sys/random.h>
-
 #include <chrono>
 #include <cstdint>
 #include <string_view>
 
 #include "safeweights/detail/unaligned_load.hpp"
+#include "safeweights/io/platform.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 namespace detail {
 
-inline std::uint64_t make_hash_seed() noexcept {
-  std::uint64_t seed = 0;
-  if (::getrandom(&seed, sizeof seed, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof seed))
-    seed = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-           reinterpret_cast<std::uintptr_t>(&seed);
-  return seed;
-}
+inline std::uint64_t make_hash_seed() noexcept { return platform::random_seed(); }
 
 inline const std::uint64_t hash_seed = make_hash_seed();
 

@@ -3,7 +3,7 @@
 // halves the cost of first-touching them when a tensor is read in.
 #pragma once
 
-#include <sys/mman.h>
+#include "safeweights/io/platform.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -29,13 +29,13 @@ class aligned_buffer {
     if (size >= huge_threshold) {
       // Over-allocate by one huge page so the start can sit on a 2 MiB boundary.
       mapped_size_ = size + huge_threshold;
-      void* p = ::mmap(nullptr, mapped_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p == MAP_FAILED) throw std::bad_alloc();
+      void* p = platform::map_pages(mapped_size_);
+      if (!p) throw std::bad_alloc();
       mapped_base_ = p;
       auto addr = reinterpret_cast<std::uintptr_t>(p);
       auto aligned = (addr + huge_threshold - 1) & ~(huge_threshold - 1);
       data_ = reinterpret_cast<std::byte*>(aligned);
-      ::madvise(data_, size, MADV_HUGEPAGE);
+      platform::advise_huge_pages(data_, size);
     } else {
       data_ = static_cast<std::byte*>(::operator new(size, std::align_val_t(alignment)));
     }
@@ -69,7 +69,7 @@ class aligned_buffer {
  private:
   void release() noexcept {
     if (mapped_base_) {
-      ::munmap(mapped_base_, mapped_size_);
+      platform::unmap_pages(mapped_base_, mapped_size_);
     } else if (data_) {
       ::operator delete(data_, std::align_val_t(alignment));
     }

@@ -64,11 +64,11 @@ class checkpoint {
   static result<checkpoint> open_sharded(const std::string& index_path, const read_options& options = {}) {
     auto index = read_shard_index(index_path);
     if (!index) return std::move(index).error_value();
-    const std::filesystem::path dir = std::filesystem::path(index_path).parent_path();
+    const std::filesystem::path dir = platform::utf8_path(index_path).parent_path();
     std::vector<reader> files;
     std::unordered_map<std::string_view, std::size_t> shard_number;
     for (const std::string& shard : index->shards) {
-      const std::string path = (dir / shard).string();
+      const std::string path = platform::path_utf8(dir / platform::utf8_path(shard));
       auto file = reader::open(path, options);
       if (!file) return detail::in_shard(std::move(file).error_value(), path, index_path, shard);
       shard_number.emplace(shard, files.size());

@@ -8,10 +8,17 @@
 // (never maps; reads come back short instead), or read_options::shrink_safe
 // (the reader's own reads never touch the mapping) plus this guard around
 // the code that touches views.
+//
+// On Windows there is nothing to guard against: Windows refuses to truncate
+// (SetEndOfFile: ERROR_USER_MAPPED_FILE) a file while any view of it is
+// mapped, and the reader's own handle does not let others open the file for
+// writing. So there guard_mapped_reads just runs the callback.
 #pragma once
 
+#ifndef _WIN32
 #include <setjmp.h>
 #include <signal.h>
+#endif
 
 #include <cstddef>
 #include <mutex>
@@ -21,6 +28,14 @@
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
+#ifdef _WIN32
+// Runs `touch()`: a mapped file cannot shrink on Windows (see above).
+template <class Touch>
+result<void> guard_mapped_reads(std::span<const std::byte>, Touch&& touch) {
+  touch();
+  return {};
+}
+#else
 namespace detail {
 
 struct fault_guard_frame {
@@ -89,6 +104,7 @@ result<void> guard_mapped_reads(std::span<const std::byte> region, Touch&& touch
   detail::active_fault_guard = outer;
   return {};
 }
+#endif
 
 SAFEWEIGHTS_INLINE_NAMESPACE_END
 }  // namespace safeweights

@@ -1,9 +1,12 @@
 // Where the writer's bytes go: a file descriptor (small pieces gathered into
 // one buffer, large ones written straight through) or a vector in memory.
 // Tools that stream their own output through a descriptor use fd_sink too.
+// (On Windows the descriptor is a HANDLE, written with WriteFile.)
 #pragma once
 
+#ifndef _WIN32
 #include <unistd.h>
+#endif
 
 #include <cerrno>
 #include <cstring>
@@ -17,7 +20,7 @@ SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 class fd_sink {
  public:
   static constexpr std::size_t buffer_size = std::size_t{1} << 20;
-  explicit fd_sink(int fd) : fd_(fd) { buffer_.reserve(buffer_size); }
+  explicit fd_sink(platform::native_file fd) : fd_(fd) { buffer_.reserve(buffer_size); }
 
   result<void> write(std::span<const std::byte> bytes) {
     if (buffer_.size() + bytes.size() <= buffer_size) {
@@ -43,6 +46,11 @@ class fd_sink {
     const std::byte* p = bytes.data();
     std::size_t n = bytes.size();
     while (n > 0) {
+#ifdef _WIN32
+      DWORD w = 0;
+      if (!::WriteFile(fd_, p, static_cast<DWORD>(n < (std::size_t{1} << 30) ? n : (std::size_t{1} << 30)), &w, nullptr))
+        return platform::windows_error(errc::write_failed, "write failed");
+#else
       ssize_t w = ::write(fd_, p, n < (std::size_t{1} << 30) ? n : (std::size_t{1} << 30));
       if (w < 0) {
         if (errno == EINTR) continue;
@@ -53,13 +61,14 @@ class fd_sink {
                                                 "a mapped file that shrank; nothing was written");
         return errno_error(errc::write_failed, "write failed");
       }
+#endif
       p += w;
       n -= static_cast<std::size_t>(w);
     }
     return {};
   }
 
-  int fd_;
+  platform::native_file fd_;
   std::vector<std::byte> buffer_;
 };
 

@@ -10,8 +10,6 @@
 // file costs what opening a 1 KiB one with the same header costs.
 #pragma once
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -327,7 +325,7 @@ class reader {
     std::shared_ptr<const void> text_owner;
     if (state->map && !options.shrink_safe && *n > tuning::in_place_above_bytes) {
       // Where it lies: past the end of the file the last page reads as zeros.
-      static const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+      const std::uint64_t page = mapping::page_size();
       const std::uint64_t mapped = (state->file_size + page - 1) / page * page;
       text = std::string_view(reinterpret_cast<const char*>(state->bytes.data()) + 8, static_cast<std::size_t>(*n));
       readable_after = static_cast<std::size_t>(mapped - 8 - *n);
@@ -351,7 +349,7 @@ class reader {
     if (!index) return std::move(index).error_value();
     state->index = std::move(*index);
     if (options.random_access) {  // hints only
-      ::posix_fadvise(state->file.fd(), 0, 0, POSIX_FADV_RANDOM);
+      state->file.advise_random();
       if (state->map) state->map->advise_random();
     }
     return reader(std::move(state));

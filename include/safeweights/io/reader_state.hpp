@@ -4,8 +4,6 @@
 // from memory, pread, preadv for batches of ranges).
 #pragma once
 
-#include <sys/uio.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -121,14 +119,14 @@ struct reader_state {
       if (r.size) order.push_back(&r);
     std::sort(order.begin(), order.end(),
               [](const byte_range* a, const byte_range* b) { return a->offset < b->offset; });
-    std::vector<iovec> parts;
+    std::vector<platform::io_vec> parts;
     for (std::size_t i = 0; i < order.size();) {
       std::uint64_t start = order[i]->offset, end = start;
       parts.clear();
       // Each range that starts where the last one ended joins the call; one
       // that overlaps it starts the next call.
       for (; i < order.size() && order[i]->offset == end; ++i) {
-        parts.push_back(iovec{order[i]->dst, static_cast<std::size_t>(order[i]->size)});
+        parts.push_back(platform::io_vec{order[i]->dst, static_cast<std::size_t>(order[i]->size)});
         end += order[i]->size;
       }
       auto r = file.read_exact_v(parts, index.data_offset() + start);

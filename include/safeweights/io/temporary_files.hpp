@@ -5,26 +5,44 @@
 // hidden half-written output stays behind. SIGKILL cannot be caught; what it
 // leaves, atomic_file::stale_temporaries finds (each live temporary is held
 // under a lock).
+//
+// On Windows the "signal handler" is a console control handler (Ctrl-C,
+// Ctrl-Break, closing the console), which runs on a thread of its own; the
+// same list serves it, and there is no signal mask to hold.
 #pragma once
 
+#ifndef _WIN32
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#endif
 
 #include <atomic>
 #include <climits>
+#include <cwchar>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <utility>
 
-#include "safeweights/version.hpp"
+#include "safeweights/io/platform.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 namespace detail {
+
+#ifdef _WIN32
+inline constexpr std::size_t temporary_path_max = 4096;  // UTF-8 bytes (MinGW's PATH_MAX is 260)
+// A UTF-8 path as UTF-16 into `out` (no allocation); false when it does not fit.
+inline bool widen_path(const char* utf8, wchar_t* out, int capacity) noexcept {
+  int n = ::MultiByteToWideChar(CP_UTF8, 0, utf8, -1, out, capacity);
+  return n > 0;
+}
+#else
+inline constexpr std::size_t temporary_path_max = PATH_MAX;
+#endif
 
 // Fixed slots, so the handler needs no allocation and no lock: a slot's path
 // is written before it is published (live) and not rewritten until the slot
@@ -34,7 +52,7 @@ namespace detail {
 struct temporary_slot {
   enum : int { free_slot = 0, claimed = 1, live_file = 2, live_directory = 3 };
   std::atomic<int> state{free_slot};
-  char path[PATH_MAX];
+  char path[temporary_path_max];
 };
 inline constexpr std::size_t temporary_slot_count = 16;
 inline temporary_slot temporary_slots[temporary_slot_count];
@@ -42,6 +60,29 @@ inline temporary_slot temporary_slots[temporary_slot_count];
 // Removes a staged directory of plain files, with system calls only
 // (getdents64, unlinkat, rmdir): opendir may allocate, so a handler cannot use it.
 inline void remove_flat_directory(const char* path) noexcept {
+#ifdef _WIN32
+  wchar_t dir[temporary_path_max + 8];
+  if (!widen_path(path, dir, temporary_path_max)) return;
+  std::size_t length = std::wcslen(dir);
+  wchar_t pattern[temporary_path_max + 8];
+  std::wmemcpy(pattern, dir, length);
+  std::wmemcpy(pattern + length, L"\\*", 3);
+  WIN32_FIND_DATAW entry;
+  HANDLE find = ::FindFirstFileW(pattern, &entry);
+  if (find != INVALID_HANDLE_VALUE) {
+    do {
+      std::size_t name_length = std::wcslen(entry.cFileName);
+      if ((entry.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) || length + 1 + name_length >= temporary_path_max) continue;
+      wchar_t file[temporary_path_max + 8];
+      std::wmemcpy(file, dir, length);
+      file[length] = L'\\';
+      std::wmemcpy(file + length + 1, entry.cFileName, name_length + 1);
+      ::DeleteFileW(file);
+    } while (::FindNextFileW(find, &entry));
+    ::FindClose(find);
+  }
+  ::RemoveDirectoryW(dir);
+#else
   int fd = ::open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return;
   alignas(8) char entries[4096];
@@ -64,6 +105,7 @@ inline void remove_flat_directory(const char* path) noexcept {
   }
   ::close(fd);
   ::rmdir(path);
+#endif
 }
 
 }  // namespace detail
@@ -77,7 +119,7 @@ class listed_temporary {
 
   listed_temporary() = default;
   listed_temporary(std::string_view path, kind k) noexcept {
-    if (path.size() >= PATH_MAX) return;
+    if (path.size() >= detail::temporary_path_max) return;
     for (std::size_t i = 0; i < detail::temporary_slot_count; ++i) {
       detail::temporary_slot& s = detail::temporary_slots[i];
       int expected = detail::temporary_slot::free_slot;
@@ -105,6 +147,11 @@ class listed_temporary {
   // temporary unlisted.
   template <class Create>
   static listed_temporary created(const std::string& path, kind k, Create&& create) {
+#ifdef _WIN32
+    listed_temporary listing;
+    if (create()) listing = listed_temporary(path, k);
+    return listing;
+#else
     sigset_t interrupts, before;
     sigemptyset(&interrupts);
     for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&interrupts, s);
@@ -113,6 +160,7 @@ class listed_temporary {
     if (create()) listing = listed_temporary(path, k);
     ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
     return listing;
+#endif
   }
 
   listed_temporary(const listed_temporary&) = delete;
@@ -136,7 +184,13 @@ class listed_temporary {
 inline void remove_temporary_files() noexcept {
   for (detail::temporary_slot& slot : detail::temporary_slots) {
     int state = slot.state.load(std::memory_order_acquire);
+#ifdef _WIN32
+    wchar_t wide[detail::temporary_path_max + 8];
+    if (state == detail::temporary_slot::live_file && detail::widen_path(slot.path, wide, detail::temporary_path_max))
+      ::DeleteFileW(wide);
+#else
     if (state == detail::temporary_slot::live_file) ::unlink(slot.path);
+#endif
     if (state == detail::temporary_slot::live_directory) detail::remove_flat_directory(slot.path);
   }
 }

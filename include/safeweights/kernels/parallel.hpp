@@ -10,8 +10,6 @@
 // hundreds of calls a second), then sleep on a futex.
 #pragma once
 
-#include <sched.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
@@ -24,7 +22,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "safeweights/version.hpp"
+#include "safeweights/io/platform.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
@@ -37,9 +35,7 @@ inline std::size_t default_thread_count() noexcept {
     unsigned long n = std::strtoul(env, &end, 10);
     if (end != env && *end == '\0' && n >= 1 && n <= 1024) return n;
   }
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
+  return platform::cpu_count();
 }
 
 inline thread_local bool inside_part = false;
@@ -54,7 +50,7 @@ class thread_pool {
   ~thread_pool() {
     stop_.store(true);
     generation_.fetch_add(1, std::memory_order_release);
-    generation_.notify_all();
+    platform::wake_all(generation_);
     for (auto& t : workers_) t.join();
   }
 
@@ -74,14 +70,14 @@ class thread_pool {
     std::uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
     ticket_.store((std::uint64_t{gen} << 32) | 1, std::memory_order_release);  // part 0 is the caller's
     generation_.store(gen, std::memory_order_release);
-    generation_.notify_all();
+    platform::wake_all(generation_);
     inside_part = true;
     task(context, 0);
     std::size_t ran = 1 + run_parts(gen);
     inside_part = false;
     std::size_t seen = done_.fetch_add(ran, std::memory_order_acq_rel) + ran;
     while (seen < parts) {
-      done_.wait(seen, std::memory_order_acquire);
+      platform::wait_while(done_, seen);
       seen = done_.load(std::memory_order_acquire);
     }
   }
@@ -116,7 +112,7 @@ class thread_pool {
         now = generation_.load(std::memory_order_acquire);
       }
       while (now == seen) {
-        generation_.wait(seen, std::memory_order_acquire);
+        platform::wait_while(generation_, seen);
         now = generation_.load(std::memory_order_acquire);
       }
       seen = now;
@@ -126,7 +122,7 @@ class thread_pool {
       inside_part = false;
       if (ran) {
         done_.fetch_add(ran, std::memory_order_acq_rel);
-        done_.notify_all();
+        platform::wake_all(done_);
       }
     }
   }

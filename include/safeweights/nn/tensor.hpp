@@ -8,7 +8,7 @@
 // never written to. (Not for writing one tensor from several threads.)
 #pragma once
 
-#include <sys/mman.h>
+#include "safeweights/io/platform.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -43,7 +43,7 @@ struct zero_region {
   zero_region(const zero_region&) = delete;
   zero_region& operator=(const zero_region&) = delete;
   zero_region(const std::byte* d, std::size_t n) : data(d), size(n) {}
-  ~zero_region() { ::munmap(const_cast<std::byte*>(data), size); }
+  ~zero_region() { platform::unmap_pages(const_cast<std::byte*>(data), size); }
 };
 
 inline std::shared_ptr<const zero_region> zero_bytes(std::size_t n) {
@@ -52,8 +52,8 @@ inline std::shared_ptr<const zero_region> zero_bytes(std::size_t n) {
   std::lock_guard<std::mutex> guard(lock);
   if (!current || current->size < n) {
     std::size_t size = std::max<std::size_t>(n, std::size_t{256} << 20);
-    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) return nullptr;
+    void* p = platform::map_pages(size, platform::page_access::read_only);
+    if (!p) return nullptr;
     current = std::make_shared<const zero_region>(static_cast<const std::byte*>(p), size);
   }
   return current;

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "safeweights/format/header/index_builder.hpp"
+#include "safeweights/io/platform.hpp"
 #include "safeweights/format/printable.hpp"
 #include "safeweights/format/read_options.hpp"
 
@@ -24,10 +25,7 @@ namespace detail {
 namespace od = simdjson::ondemand;
 
 // One parser per thread: its buffers are reused from one open to the next.
-inline od::parser& thread_parser() {
-  thread_local od::parser parser;
-  return parser;
-}
+inline od::parser& thread_parser() { return SAFEWEIGHTS_THREAD_CACHED(od::parser); }
 
 class header_parser {
  public:

@@ -34,7 +34,7 @@ inline void causal_attention(const float* q, std::size_t q_stride, const float* 
   const std::size_t jobs = heads * queries;
   const std::size_t parts = std::min(parts_for(std::uint64_t{jobs} * (first + queries) * head_dim, 1 << 15), jobs);
   parallel_parts(parts, [&](std::size_t part) {
-    static thread_local scratch memory;
+    scratch& memory = SAFEWEIGHTS_THREAD_CACHED(scratch);
     float* scores = memory.floats(first + queries);
     for (std::size_t j = jobs * part / parts; j < jobs * (part + 1) / parts; ++j) {
       const std::size_t h = j / queries, t = j % queries;

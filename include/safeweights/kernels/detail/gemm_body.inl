@@ -411,7 +411,8 @@ inline void gemm_panels(const float* packed_x, std::size_t M, std::size_t K, con
                         const float* bias, float* y, std::size_t y_stride, std::size_t p0, std::size_t p1) noexcept {
   constexpr std::size_t NR = gemm_nr, MR = gemm_mr, panels_per_block = gemm_nc / NR;
   const std::size_t N = layout == weight_layout::in_out ? w.cols : w.rows;
-  static thread_local scratch block_memory, tmp_memory;
+  scratch& block_memory = SAFEWEIGHTS_THREAD_CACHED(scratch);
+  scratch& tmp_memory = SAFEWEIGHTS_THREAD_CACHED(scratch);
   const std::size_t kc_max = K < gemm_kc ? K : gemm_kc;
   float* block = block_memory.floats(kc_max * gemm_nc);
   float* tmp = tmp_memory.floats(kc_max * NR);
@@ -445,7 +446,7 @@ inline void gemm_typed(const float* x, std::size_t M, std::size_t x_stride, cons
                        const float* bias, float* y, std::size_t y_stride) {
   const std::size_t K = layout == weight_layout::in_out ? w.rows : w.cols;
   const std::size_t N = layout == weight_layout::in_out ? w.cols : w.rows;
-  static thread_local scratch packed_memory;
+  scratch& packed_memory = SAFEWEIGHTS_THREAD_CACHED(scratch);
   const std::size_t blocks = (M + gemm_mr - 1) / gemm_mr;
   float* packed_x = packed_memory.floats(blocks * gemm_mr * K);
   pack_rows(x, M, x_stride, K, packed_x);
@@ -461,7 +462,7 @@ inline void gemv_typed(const float* x, const matrix_ref& w, weight_layout layout
   const std::size_t K = layout == weight_layout::in_out ? w.rows : w.cols;
   const std::size_t N = layout == weight_layout::in_out ? w.cols : w.rows;
   // BF16 against [out, in]: x's even and odd elements, split once for every part.
-  static thread_local scratch split_memory;
+  scratch& split_memory = SAFEWEIGHTS_THREAD_CACHED(scratch);
   const float *xe = nullptr, *xo = nullptr;
   if (T == dtype::BF16 && layout == weight_layout::out_in) {
     float* e = split_memory.floats(K + 1);
@@ -516,7 +517,7 @@ inline const float* bias_floats(const vector_ref* bias, std::size_t N, scratch& 
 
 inline void gemm(const float* x, std::size_t M, std::size_t x_stride, const matrix_ref& w, weight_layout layout,
                  const vector_ref* bias, float* y, std::size_t y_stride) {
-  static thread_local scratch bias_memory;
+  scratch& bias_memory = SAFEWEIGHTS_THREAD_CACHED(scratch);
   const float* b = bias_floats(bias, layout == weight_layout::in_out ? w.cols : w.rows, bias_memory);
   switch (w.type) {
     case dtype::BF16: return gemm_typed<dtype::BF16>(x, M, x_stride, w, layout, b, y, y_stride);
@@ -533,7 +534,7 @@ inline void gemv(const float* x, const matrix_ref& w, weight_layout layout, cons
   }
   if (bias && bias->data) {
     const std::size_t N = layout == weight_layout::in_out ? w.cols : w.rows;
-    static thread_local scratch bias_memory;
+    scratch& bias_memory = SAFEWEIGHTS_THREAD_CACHED(scratch);
     float* b = bias_memory.floats(N);
     to_f32(bias->type, bias->data, b, N);
     std::size_t n = 0;

@@ -43,7 +43,7 @@ inline const float* params_as_floats(const vector_ref* v, std::size_t n, float* 
 // out = (x - mean) / sqrt(var + eps) * gain + bias, row by row.
 inline void layer_norm(const float* x, std::size_t rows, std::size_t n, std::size_t stride, const vector_ref* gain,
                        const vector_ref* bias, float eps, float* out, std::size_t out_stride) {
-  static thread_local scratch memory;
+  scratch& memory = SAFEWEIGHTS_THREAD_CACHED(scratch);
   float* buffers = memory.floats(2 * n);
   const float* g = params_as_floats(gain, n, buffers, 1.0f);
   const float* b = params_as_floats(bias, n, buffers + n, 0.0f);
@@ -63,7 +63,7 @@ inline void layer_norm(const float* x, std::size_t rows, std::size_t n, std::siz
 // out = x / sqrt(mean(x^2) + eps) * gain, row by row.
 inline void rms_norm(const float* x, std::size_t rows, std::size_t n, std::size_t stride, const vector_ref* gain,
                      float eps, float* out, std::size_t out_stride) {
-  static thread_local scratch memory;
+  scratch& memory = SAFEWEIGHTS_THREAD_CACHED(scratch);
   const float* g = params_as_floats(gain, n, memory.floats(n), 1.0f);
   for (std::size_t r = 0; r < rows; ++r) {
     const float* row = x + r * stride;

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <new>
 
-#include "safeweights/version.hpp"
+#include "safeweights/io/platform.hpp"  // SAFEWEIGHTS_THREAD_CACHED
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
