@@ -101,6 +101,16 @@ int null_argument(safeweights_error** err, const char* function, const char* par
   });
 }
 
+int check_buffer(safeweights_error** err, const std::string& what, std::uint64_t needed, std::size_t dst_size,
+                 const std::string& file) noexcept {
+  if (needed <= dst_size) return 0;
+  return guarded(err, [&] {
+    return fail(err, make_error(errc::invalid_argument, what + " is " + std::to_string(needed) +
+                                                            " bytes, buffer is " + std::to_string(dst_size))
+                         .in(file));
+  });
+}
+
 }  // namespace safeweights::capi
 
 using namespace safeweights;

@@ -66,4 +66,9 @@ const tensor_info* tensor_of(const safeweights_reader* r, const safeweights_tens
 // invalid_argument naming the function and the parameter that is NULL.
 int null_argument(safeweights_error** err, const char* function, const char* parameter) noexcept;
 
+// 0 when `needed` bytes (of `what`, e.g. "tensor `w`") fit in the caller's
+// `dst_size`; else invalid_argument saying both sizes, in `file`.
+int check_buffer(safeweights_error** err, const std::string& what, std::uint64_t needed, std::size_t dst_size,
+                 const std::string& file) noexcept;
+
 }  // namespace safeweights::capi

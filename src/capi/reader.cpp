@@ -6,6 +6,7 @@
 #include "handles.hpp"
 
 using namespace safeweights;
+using capi::check_buffer;
 using capi::fail;
 using capi::guarded;
 using capi::null_argument;
@@ -203,11 +204,7 @@ SAFEWEIGHTS_API int safeweights_tensor_copy(const safeweights_reader* reader, co
   if (!dst && dst_size) return null_argument(err, "safeweights_tensor_copy", "dst");
   return guarded(err, [&] {
     const std::uint64_t size = info->byte_size();
-    if (size > dst_size)
-      return fail(err, make_error(errc::invalid_argument, "tensor " + quote_name(info->name) + " is " +
-                                                              std::to_string(size) + " bytes, buffer is " +
-                                                              std::to_string(dst_size))
-                           .in(reader->reader.source()));
+    if (int s = check_buffer(err, "tensor " + quote_name(info->name), size, dst_size, reader->reader.source())) return s;
     // size <= dst_size: fits in size_t.
     return status(reader->reader.read_into(
                       *info, std::span<std::byte>(static_cast<std::byte*>(dst), static_cast<std::size_t>(size))),
@@ -238,11 +235,9 @@ SAFEWEIGHTS_API int safeweights_slice_copy(const safeweights_reader* reader, con
     auto layout = plan_slice(*info, spec);
     if (!layout) return fail(err, std::move(layout).error_value().in(reader->reader.source()));
     const std::uint64_t size = layout->bytes();
-    if (size > dst_size)
-      return fail(err, make_error(errc::invalid_argument, "slice of tensor " + quote_name(info->name) + " is " +
-                                                              std::to_string(size) + " bytes, buffer is " +
-                                                              std::to_string(dst_size))
-                           .in(reader->reader.source()));
+    if (int s = check_buffer(err, "slice of tensor " + quote_name(info->name), size, dst_size,
+                             reader->reader.source()))
+      return s;
     return status(reader->reader.read_slice(
                       *info, spec, std::span<std::byte>(static_cast<std::byte*>(dst), static_cast<std::size_t>(size))),
                   err);

@@ -8,6 +8,7 @@
 #include "handles.hpp"
 
 using namespace safeweights;
+using capi::check_buffer;
 using capi::fail;
 using capi::guarded;
 using capi::null_argument;
@@ -114,11 +115,9 @@ SAFEWEIGHTS_API int safeweights_slice_nd_copy(const safeweights_reader* reader, 
   return guarded(err, [&] {
     auto layout = plan_box(*info, ndim, starts, stops);
     if (!layout) return fail(err, std::move(layout).error_value().in(reader->reader.source()));
-    if (layout->bytes > dst_size)
-      return fail(err, make_error(errc::invalid_argument, "slice of tensor " + quote_name(info->name) + " is " +
-                                                              std::to_string(layout->bytes) + " bytes, buffer is " +
-                                                              std::to_string(dst_size))
-                           .in(reader->reader.source()));
+    if (int s = check_buffer(err, "slice of tensor " + quote_name(info->name), layout->bytes, dst_size,
+                             reader->reader.source()))
+      return s;
     if (layout->bytes == 0) return 0;
     auto* out = static_cast<std::byte*>(dst);
     const std::size_t split = layout->split;
