@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "safeweights/detail/byte_order.hpp"
+#include "safeweights/format/byte_order.hpp"
 
 namespace test_support {
 

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "safeweights/version.hpp"
+#include "safeweights/detail/byte_order.hpp"
 
 namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
@@ -17,14 +17,14 @@ namespace detail {
 inline std::uint64_t load8(const char* p) noexcept {
   std::uint64_t w;
   std::memcpy(&w, p, 8);
-  if constexpr (std::endian::native == std::endian::big) w = __builtin_bswap64(w);
+  if constexpr (std::endian::native == std::endian::big) w = byteswap(w);
   return w;
 }
 
 inline std::uint64_t load4(const char* p) noexcept {
   std::uint32_t w;
   std::memcpy(&w, p, 4);
-  if constexpr (std::endian::native == std::endian::big) w = __builtin_bswap32(w);
+  if constexpr (std::endian::native == std::endian::big) w = byteswap(w);
   return w;
 }
 

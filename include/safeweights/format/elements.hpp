@@ -19,7 +19,7 @@
 #include <limits>
 #include <optional>
 
-#include "safeweights/detail/byte_order.hpp"
+#include "safeweights/format/byte_order.hpp"
 #include "safeweights/format/dtype.hpp"
 
 namespace safeweights {

@@ -24,7 +24,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "safeweights/detail/byte_order.hpp"
+#include "safeweights/format/byte_order.hpp"
 #include "safeweights/format/elements.hpp"
 #include "safeweights/format/printable.hpp"
 #include "safeweights/format/tensor_info.hpp"
