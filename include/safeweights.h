@@ -100,10 +100,14 @@ typedef enum safeweights_errc {
   SAFEWEIGHTS_ERRC_UNTRUSTED_SIGNER = 41,
   SAFEWEIGHTS_ERRC_OUT_OF_MEMORY = 42,
   SAFEWEIGHTS_ERRC_UNEXPECTED_EXCEPTION = 43,
-  SAFEWEIGHTS_ERRC_BYTE_ORDER = 44
+  SAFEWEIGHTS_ERRC_BYTE_ORDER = 44,
+  SAFEWEIGHTS_ERRC_INVALID_MODEL = 45,
+  SAFEWEIGHTS_ERRC_UNSUPPORTED_MODEL = 46,
+  SAFEWEIGHTS_ERRC_MODEL_NOT_FOUND = 47,
+  SAFEWEIGHTS_ERRC_REGISTRY_ERROR = 48
 } safeweights_errc;
 /* One more than the largest code. */
-#define SAFEWEIGHTS_ERRC_COUNT 45
+#define SAFEWEIGHTS_ERRC_COUNT 49
 
 /* Element types, in the format's order (the values of safeweights::dtype). */
 typedef enum safeweights_dtype {

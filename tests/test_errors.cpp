@@ -70,6 +70,10 @@ const std::pair<errc, const char*> expected_names[] = {
     {errc::out_of_memory, "out_of_memory"},
     {errc::unexpected_exception, "unexpected_exception"},
     {errc::byte_order, "byte_order"},
+    {errc::invalid_model, "invalid_model"},
+    {errc::unsupported_model, "unsupported_model"},
+    {errc::model_not_found, "model_not_found"},
+    {errc::registry_error, "registry_error"},
 };
 
 bool is_snake_case(std::string_view s) {

@@ -62,9 +62,13 @@ enum class errc : std::uint8_t {
   out_of_memory,               // C API only: an allocation failed (the C++ API throws std::bad_alloc)
   unexpected_exception,        // C API only: any other C++ exception reached the C boundary (a bug)
   byte_order,                  // a zero-copy typed view of little-endian file bytes on a big-endian host: typed() swaps
+  invalid_model,               // a model file (classic/) breaks its rules: a tree index out of range, a cycle, NaN, sizes
+  unsupported_model,           // a model file names an estimator type (or option) outside the allow-list
+  model_not_found,             // registry: no model, version or alias of that name
+  registry_error,              // registry: the database is missing, not ours, locked past the timeout, or failed
 };
 
-inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::byte_order) + 1;
+inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::registry_error) + 1;
 
 // Snake-case names, in enum order; a test checks the table against the enum.
 inline constexpr std::array<std::string_view, errc_count> errc_names = {
@@ -113,6 +117,10 @@ inline constexpr std::array<std::string_view, errc_count> errc_names = {
     "out_of_memory",
     "unexpected_exception",
     "byte_order",
+    "invalid_model",
+    "unsupported_model",
+    "model_not_found",
+    "registry_error",
 };
 
 // The snake-case name of a code ("offsets_not_contiguous"); "unknown_error" for a value outside the enum.
