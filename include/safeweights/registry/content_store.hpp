@@ -180,7 +180,7 @@ class content_store {
 
   result<stored> put_linked(const std::string& source) const {
     struct stat st;
-    if (::lstat(source.c_str(), &st) != 0) return errno_error(errc::io_error, source + ": cannot open");
+    if (::stat(source.c_str(), &st) != 0) return errno_error(errc::io_error, source + ": cannot open");
     if (!S_ISREG(st.st_mode)) return make_error(errc::invalid_argument, source + ": --link takes regular files only");
     incoming in;
     std::random_device random;
@@ -191,7 +191,7 @@ class content_store {
       for (std::size_t k = name.size() - 6; k < name.size(); ++k) name[k] = letters[random() % (sizeof letters - 1)];
       int made = -1;
       in.listing = listed_temporary::created(name, listed_temporary::kind::file, [&] {
-        made = ::link(source.c_str(), name.c_str());
+        made = ::linkat(AT_FDCWD, source.c_str(), AT_FDCWD, name.c_str(), AT_SYMLINK_FOLLOW);
         return made == 0;
       });
       if (made == 0) {

@@ -59,7 +59,8 @@ struct source_file {
 inline result<std::vector<source_file>> list_source(const std::string& source, bool& is_directory) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  const auto status = fs::symlink_status(source, ec);
+  // The path given may be a link (a `current` symlink); links inside a model directory are refused.
+  const auto status = fs::status(source, ec);
   if (ec || !fs::exists(status)) return make_error(errc::io_error, source + ": cannot open: no such file or directory");
   std::vector<source_file> files;
   is_directory = fs::is_directory(status);
@@ -68,7 +69,7 @@ inline result<std::vector<source_file>> list_source(const std::string& source, b
     return files;
   }
   if (!is_directory)
-    return make_error(errc::invalid_argument, source + ": not a regular file or a directory (symbolic links are not followed)");
+    return make_error(errc::invalid_argument, source + ": not a regular file or a directory");
   for (fs::recursive_directory_iterator it(source, ec), end; !ec && it != end; it.increment(ec)) {
     const auto s = it->symlink_status(ec);
     if (ec) break;
@@ -232,7 +233,8 @@ class registry {
     if (options.version)
       if (auto c = check_name(*options.version, "version"); !c) return std::move(c).error_value();
     bool is_directory = false;
-    auto sources = list_source(source, is_directory);
+    const std::string source_path = absolute_dir(source);
+    auto sources = list_source(source_path, is_directory);
     if (!sources) return std::move(sources).error_value();
     auto lock = store_lock::take(dir_, store_lock::kind::shared);
     if (!lock) return std::move(lock).error_value();
@@ -303,7 +305,7 @@ class registry {
           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
       if (!insert) return std::move(insert).error_value();
       insert->bind(1, model_row).bind(2, *seq).bind(3, std::string_view(label))
-          .bind(4, std::string_view(is_directory ? "directory" : "file")).bind(5, std::string_view(source))
+          .bind(4, std::string_view(is_directory ? "directory" : "file")).bind(5, std::string_view(source_path))
           .bind(6, static_cast<std::int64_t>(total)).bind(7, std::string_view(who)).bind(8, std::string_view(when))
           .bind(9, options.note);
       if (auto r = insert->run(); !r) return std::move(r).error_value();
@@ -316,7 +318,7 @@ class registry {
         if (auto r = file_row->run(); !r) return std::move(r).error_value();
         file_row->reset();
       }
-      std::string detail = "from " + source + ": " + std::to_string(stored.size()) +
+      std::string detail = "from " + source_path + ": " + std::to_string(stored.size()) +
                            (stored.size() == 1 ? " file, " : " files, ") + std::to_string(total) + " bytes";
       if (options.note) detail += "; note: " + *options.note;
       if (auto a = audit(db_, "add", name, label, detail); !a) return std::move(a).error_value();
@@ -586,7 +588,16 @@ class registry {
   }
 
  private:
-  registry(std::string dir, database db) : dir_(std::move(dir)), db_(std::move(db)), store_(dir_) {}
+  // Kept absolute: the paths resolve() hands out must not depend on the working directory.
+  registry(const std::string& dir, database db) : dir_(absolute_dir(dir)), db_(std::move(db)), store_(dir_) {}
+  static std::string absolute_dir(const std::string& dir) {
+    std::error_code ec;
+    std::filesystem::path p = std::filesystem::absolute(dir, ec);
+    if (ec) return dir;
+    std::string text = p.lexically_normal().string();
+    while (text.size() > 1 && text.ends_with('/')) text.pop_back();
+    return text;
+  }
 
   static result<void> audit(database& db, std::string_view action, const std::optional<std::string>& model,
                             const std::optional<std::string>& version, const std::string& detail) {
