@@ -222,9 +222,20 @@ TEST_CASE("cli registry: an add killed mid-copy leaves no version; verify passes
   auto before = registry.list().value();
   // Every version listed is whole; the killed ones are not listed at all.
   for (const auto& v : before) CHECK(registry.resolve(v.model + "@" + v.version).has_value());
+  // What the killed adds left: partial copies in tmp/, staged (or unrecorded) model directories.
+  std::size_t leftovers = 0;
+  for ([[maybe_unused]] auto& e : fs::directory_iterator(s / "reg" / "tmp")) ++leftovers;
+  if (fs::exists(s / "reg" / "models" / "victim"))
+    for (auto& e : fs::directory_iterator(s / "reg" / "models" / "victim")) {
+      bool owned = false;
+      for (const auto& v : before) owned = owned || (v.kind == "directory" && e.path() == fs::path(v.path));
+      leftovers += owned ? 0 : 1;
+    }
+  CHECK(leftovers > 0);  // some kill landed mid-copy
   run_result gc = run({"registry", "gc", reg, "--keep", "100"});
   CHECK(gc.status == 0);
   CHECK(gc.out.find("gc: 0 versions") != std::string::npos);
+  CHECK(gc.out.find(" and " + std::to_string(leftovers) + " leftover") != std::string::npos);
   CHECK(fs::is_empty(s / "reg" / "tmp"));
   // Left: exactly the objects the versions hold, and only their model directories.
   std::set<std::string> held;
