@@ -136,7 +136,7 @@ TEST_CASE("cli registry: init, add, list, show, alias, rollback, resolve, verify
   CHECK(verify.out.find(R"("path": "a.safetensors")") != std::string::npos);
 }
 
-TEST_CASE("cli registry: two processes adding and switching an alias at once lose nothing") {
+TEST_CASE("cli registry: two processes adding and switching an alias at once, with gc running, lose nothing") {
   scratch_dir s;
   const std::string reg = (s / "reg").string();
   REQUIRE(run({"registry", "init", reg}).status == 0);
@@ -153,38 +153,57 @@ TEST_CASE("cli registry: two processes adding and switching an alias at once los
       "  ref=${out#added }; ref=${ref%%:*}\n"
       "  \"$CLI\" registry alias \"$REG\" \"$ref\" production >/dev/null\n"
       "done\n";
+  // And a third process collecting garbage all the while (keeping the newest 5 and the aliased).
+  const std::string collector = "for i in $(seq 1 15); do \"$CLI\" registry gc \"$REG\" --keep 5 >/dev/null || exit 1; done\n";
   std::vector<pid_t> pids;
+  pids.push_back(spawn("env", {"CLI=" SAFEWEIGHTS_CLI, "REG=" + reg, "bash", "-c", collector}, (s / "gc-out").string()));
   for (int p = 0; p < 2; ++p)
     pids.push_back(spawn("env", {"CLI=" SAFEWEIGHTS_CLI, "REG=" + reg, "DIR=" + s.path().string(), "P=" + std::to_string(p),
                                  "N=" + std::to_string(per_process), "bash", "-c", script},
                          (s / ("out" + std::to_string(p))).string()));
-  for (pid_t pid : pids) {
-    const int status = wait_for(pid);
-    INFO(test_support::read_text(s / ("out" + std::to_string(pid == pids[0] ? 0 : 1) + ".err")));
+  const std::vector<std::string> outputs = {"gc-out.err", "out0.err", "out1.err"};
+  for (std::size_t i = 0; i < pids.size(); ++i) {
+    const int status = wait_for(pids[i]);
+    INFO(outputs[i], ": ", test_support::read_text(s / outputs[i]));
     CHECK(status == 0);
   }
   auto registry = sw::registry::open(reg).value();
-  const auto versions = registry.list("shared").value();
-  CHECK(versions.size() == 2 * per_process);
-  std::set<std::string> labels, contents;
-  for (const auto& v : versions) {
-    labels.insert(v.version);
-    REQUIRE(v.files.size() == 1);
-    contents.insert(v.files[0].metadata_json.value_or(""));
-  }
-  CHECK(labels.size() == 2 * per_process);
-  for (int n = 1; n <= 2 * per_process; ++n) CHECK(labels.count(std::to_string(n)) == 1);
-  CHECK(contents.size() == 2 * per_process);
+  // Every add is in the log, each with its own number, 1 to 40, and its own file.
   const auto log = registry.log().value();
-  std::size_t adds = 0, aliases = 0;
+  std::set<std::string> labels;
+  std::size_t adds = 0, aliases = 0, collections = 0;
+  std::string production;  // the alias's target, following the log's switches in order
   for (const auto& e : log) {
-    adds += e.action == "add";
-    aliases += e.action == "alias";
+    if (e.action == "add") {
+      ++adds;
+      labels.insert(e.version.value_or(""));
+    } else if (e.action == "alias") {
+      ++aliases;
+      // "production: BEFORE -> AFTER": each switch starts where the one before it ended (none was lost).
+      INFO(e.detail);
+      CHECK(e.detail.starts_with("production: " + (production.empty() ? std::string("(none)") : production) + " -> "));
+      production = e.detail.substr(e.detail.rfind(' ') + 1);
+    } else if (e.action == "gc") {
+      ++collections;
+    }
   }
   CHECK(adds == 2 * per_process);
   CHECK(aliases == 2 * per_process);
-  CHECK(registry.show("shared@production").has_value());
+  CHECK(collections >= 15);
+  CHECK(labels.size() == 2 * per_process);
+  for (int n = 1; n <= 2 * per_process; ++n) CHECK(labels.count(std::to_string(n)) == 1);
+  CHECK(registry.show("shared@production").value().version == production);
+  // What gc left: whole versions, the aliased one among them; nothing stray.
+  const auto versions = registry.list("shared").value();
+  CHECK(versions.size() >= 5);
+  std::set<std::string> contents;
+  for (const auto& v : versions) {
+    CHECK(registry.resolve("shared@" + v.version).has_value());
+    contents.insert(v.files.at(0).metadata_json.value_or(""));
+  }
+  CHECK(contents.size() == versions.size());
   CHECK(run({"registry", "verify", reg}).status == 0);
+  CHECK(files_under(s / "reg" / "objects") == versions.size());
 }
 
 TEST_CASE("cli registry: an add killed mid-copy leaves no version; verify passes; gc removes what it left") {
