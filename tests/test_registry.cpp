@@ -358,3 +358,20 @@ TEST_CASE("registry: a missing registry is registry_error; an unknown name, vers
   CHECK(reg.resolve("m@").code() == errc::invalid_argument);
   CHECK(reg.add((s / "missing.safetensors").string(), "m").code() == errc::io_error);
 }
+
+TEST_CASE("registry: a change that waits past the busy timeout for another's transaction is registry_error") {
+  scratch_dir s;
+  make_registry(s);
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open((s / "reg" / "registry.db").c_str(), &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  auto reg = sw::registry::open((s / "reg").string(), std::chrono::milliseconds(200)).value();
+  write_model(s / "a.safetensors", 4);
+  auto blocked = reg.add((s / "a.safetensors").string(), "m");
+  CHECK(blocked.code() == errc::registry_error);
+  CHECK(blocked.error_value().message.find("locked") != std::string::npos);
+  CHECK(reg.list().value().empty());  // readers are not blocked (WAL)
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  CHECK(reg.add((s / "a.safetensors").string(), "m").has_value());
+}

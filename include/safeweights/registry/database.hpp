@@ -10,6 +10,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -23,8 +25,8 @@ namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 namespace registry_detail {
 
-// How long a writer waits for another's transaction before giving up.
-inline constexpr int busy_timeout_ms = 10'000;
+// How long a writer waits for another's transaction before giving up (the default).
+inline constexpr std::chrono::milliseconds default_busy_timeout{10'000};
 
 // One prepared statement; bind by 1-based index, read columns by 0-based index.
 class statement {
@@ -96,7 +98,7 @@ class database {
  public:
   enum class mode { open_existing, create };
 
-  static result<database> open(const std::string& path, mode m) {
+  static result<database> open(const std::string& path, mode m, std::chrono::milliseconds busy_timeout = default_busy_timeout) {
     database d;
     d.path_ = std::make_unique<std::string>(path);
     const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (m == mode::create ? SQLITE_OPEN_CREATE : 0);
@@ -106,7 +108,7 @@ class database {
       return make_error(errc::registry_error, path + ": cannot open the registry database: " + why);
     }
     sqlite3_extended_result_codes(d.db_, 1);
-    sqlite3_busy_timeout(d.db_, busy_timeout_ms);
+    sqlite3_busy_timeout(d.db_, static_cast<int>(std::min<std::int64_t>(busy_timeout.count(), INT32_MAX)));
     // WAL: readers see the last commit while a writer works; synchronous=FULL:
     // a committed add survives a power cut (NORMAL could lose the last one).
     for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"})

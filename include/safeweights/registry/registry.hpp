@@ -189,13 +189,16 @@ class registry {
 
  public:
   // Creates the registry in `dir` (made if missing), or opens the one there.
-  static result<registry> init(const std::string& dir) {
+  // `busy_timeout`: how long a change waits for another process's before it
+  // fails with registry_error ("database is locked").
+  static result<registry> init(const std::string& dir,
+                               std::chrono::milliseconds busy_timeout = registry_detail::default_busy_timeout) {
     for (const char* sub : {"/objects/sha256", "/models", "/tmp"}) {
       std::error_code ec;
       std::filesystem::create_directories(dir + sub, ec);
       if (ec) return make_error(errc::registry_error, dir + sub + ": cannot create the directory: " + ec.message());
     }
-    auto db = database::open(dir + "/registry.db", database::mode::create);
+    auto db = database::open(dir + "/registry.db", database::mode::create, busy_timeout);
     if (!db) return std::move(db).error_value();
     auto made = db->transaction([&]() -> result<bool> {
       auto fresh = registry_detail::create_schema(*db);
@@ -208,13 +211,14 @@ class registry {
   }
 
   // Opens the registry in `dir`; registry_error when there is none.
-  static result<registry> open(const std::string& dir) {
+  static result<registry> open(const std::string& dir,
+                               std::chrono::milliseconds busy_timeout = registry_detail::default_busy_timeout) {
     const std::string path = dir + "/registry.db";
     struct stat st;
     if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
       return make_error(errc::registry_error, dir + ": not a registry (no registry.db); create one with "
                                                     "`safeweights registry init " + dir + "`");
-    auto db = database::open(path, database::mode::open_existing);
+    auto db = database::open(path, database::mode::open_existing, busy_timeout);
     if (!db) return std::move(db).error_value();
     if (auto c = registry_detail::check_schema(*db); !c) return std::move(c).error_value();
     for (const char* sub : {"/objects/sha256", "/models", "/tmp"}) {
