@@ -208,6 +208,7 @@ class content_store {
     ::flock(in.fd, LOCK_EX | LOCK_NB);  // marks it live for stale_temporaries()
     auto digest = digest_file(in.path);  // the linked inode's bytes, whatever the source path names by now
     if (!digest) return std::move(digest).error_value();
+    if (::fsync(in.fd) != 0) return errno_error(errc::write_failed, in.path + ": cannot sync");
     return install(in, to_hex(digest->sha256), digest->size, false);
   }
 

@@ -154,6 +154,14 @@ class staged_model_directory {
     return {};
   }
 
+  // Makes its directories' entries (the links) durable before the rename publishes them.
+  void sync() const {
+    std::error_code ec;
+    sync_directory(path_);
+    for (std::filesystem::recursive_directory_iterator it(path_, ec), end; !ec && it != end; it.increment(ec))
+      if (it->is_directory(ec)) sync_directory(it->path().string());
+  }
+
   // Renamed to `target`: nothing left to remove.
   result<void> rename_to(const std::string& target) {
     if (::rename(path_.c_str(), target.c_str()) != 0)
@@ -270,6 +278,7 @@ class registry {
       staged.emplace(std::move(*d));
       for (const stored_file& f : stored)
         if (auto l = staged->link(f.object, f.rel); !l) return std::move(l).error_value();
+      staged->sync();
     }
 
     const std::string who = current_user(), when = utc_now();
