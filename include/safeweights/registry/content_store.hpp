@@ -148,6 +148,8 @@ class content_store {
       s.reused = true;
       return s;  // `in` removes the temporary
     }
+    // Synced only when it becomes the object: a dropped copy need never reach the disk.
+    if (::fsync(in.fd) != 0) return errno_error(errc::write_failed, in.path + ": cannot sync");
     if (::mkdir(prefix_dir.c_str(), 0777) != 0 && errno != EEXIST)
       return errno_error(errc::write_failed, prefix_dir + ": cannot create the directory");
     if (read_only) ::fchmod(in.fd, 0444);
@@ -174,7 +176,6 @@ class content_store {
       if (auto w = write_all(in.fd, buffer.data(), n, in.path); !w) return std::move(w).error_value();
       at += n;
     }
-    if (::fsync(in.fd) != 0) return errno_error(errc::write_failed, in.path + ": cannot sync");
     return install(in, to_hex(hasher.finish()), size, true);
   }
 
@@ -208,7 +209,6 @@ class content_store {
     ::flock(in.fd, LOCK_EX | LOCK_NB);  // marks it live for stale_temporaries()
     auto digest = digest_file(in.path);  // the linked inode's bytes, whatever the source path names by now
     if (!digest) return std::move(digest).error_value();
-    if (::fsync(in.fd) != 0) return errno_error(errc::write_failed, in.path + ": cannot sync");
     return install(in, to_hex(digest->sha256), digest->size, false);
   }
 
