@@ -790,14 +790,13 @@ class registry {
   // `key`, does not verify).
   std::vector<std::string> check_signature(const model_version& v, const std::optional<public_key>& key) const {
     const std::string signature = v.path + "/" + std::string(registry_detail::signature_file);
-    std::vector<std::string> problems;
-    std::vector<std::string> changed, missing, extra;
+    model_verification report;
     if (key) {
       model_trust trust;
       trust.key = *key;
       auto r = verify_model(v.path, signature, trust);
       if (!r) return {r.error_value().message};
-      changed = r->changed, missing = r->missing, extra = r->extra;
+      report = std::move(*r);
     } else {
       auto bundle = read_model_signature(signature);
       if (!bundle) return {bundle.error_value().message};
@@ -806,27 +805,12 @@ class registry {
       const auto ignored = detail::ignored_paths(v.path, {}, true, signature);
       auto local = hash_model(v.path, manifest->serialization, ignored);
       if (!local) return {local.error_value().message};
-      std::map<std::string, std::vector<const manifest_resource*>> want, have;
-      for (const auto& r : manifest->resources) want[r.path].push_back(&r);
-      for (const auto& r : local->resources) have[r.path].push_back(&r);
-      for (const auto& [path, pieces] : want) {
-        auto it = have.find(path);
-        if (it == have.end()) {
-          missing.push_back(path);
-          continue;
-        }
-        bool same = pieces.size() == it->second.size();
-        for (std::size_t i = 0; same && i < pieces.size(); ++i)
-          same = pieces[i]->start == it->second[i]->start && pieces[i]->end == it->second[i]->end &&
-                 pieces[i]->digest == it->second[i]->digest;
-        if (!same) changed.push_back(path);
-      }
-      for (const auto& kv : have)
-        if (!want.count(kv.first)) extra.push_back(kv.first);
+      detail::compare_resources(manifest->resources, local->resources, {}, report);
     }
-    for (const auto& p : changed) problems.push_back("changed since signing: " + quote_name(p));
-    for (const auto& p : missing) problems.push_back("signed but missing: " + quote_name(p));
-    for (const auto& p : extra) problems.push_back("not signed: " + quote_name(p));
+    std::vector<std::string> problems;
+    for (const auto& p : report.changed) problems.push_back("changed since signing: " + quote_name(p));
+    for (const auto& p : report.missing) problems.push_back("signed but missing: " + quote_name(p));
+    for (const auto& p : report.extra) problems.push_back("not signed: " + quote_name(p));
     return problems;
   }
 
