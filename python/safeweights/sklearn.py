@@ -635,13 +635,16 @@ class _Checker:
         split = ~leaf
         left_ok = (left >= 1) & (left < size) & (left > local)
         right_ok = (right >= 1) & (right < size) & (right > local)
-        for name, ok in ((prefix + "trees.children_left", left_ok), (prefix + "trees.children_right", right_ok)):
-            bad = np.flatnonzero(split & ~ok)
-            if bad.size:
-                i = int(bad[0])
-                self.fail(f"tensor `{name}`: node {int(local[i])} of tree {int(tree_of[i])} has children "
-                          f"{int(left[i])} and {int(right[i])}: both must be -1 (a leaf) or in "
-                          f"[{int(local[i]) + 1}, {int(size[i])}) (after the node, inside its tree)")
+        bad = np.flatnonzero(split & ~(left_ok & right_ok))
+        if bad.size:
+            i = int(bad[0])
+            if (left[i] == -1) != (right[i] == -1):  # half a leaf: either array may be the wrong one
+                named = f"tensors `{prefix}trees.children_left` and `{prefix}trees.children_right`"
+            else:
+                named = f"tensor `{prefix}trees.children_{'right' if left_ok[i] else 'left'}`"
+            self.fail(f"{named}: node {int(local[i])} of tree {int(tree_of[i])} has children {int(left[i])} and "
+                      f"{int(right[i])}: both must be -1 (a leaf) or in [{int(local[i]) + 1}, {int(size[i])}) "
+                      f"(after the node, inside its tree)")
         base = offsets[tree_of[split]]
         parents = np.bincount(np.concatenate([base + left[split], base + right[split]]), minlength=total)
         expected = (local != 0).astype(parents.dtype)
