@@ -354,7 +354,7 @@ _ALLOWED_NAMES = ("StandardScaler", "MinMaxScaler", "LinearRegression", "Ridge",
 _FLOAT32_EPS = float(np.finfo(np.float32).eps)
 
 
-def _check(description, tensors, path):
+def _check(description, tensors, path="<model>"):
     """Checks ``description`` (the parsed JSON) and ``tensors`` (name -> NumPy array) against spec/CLASSIC.md C4.
 
     Raises ``InvalidModelError`` naming the tensor or the description field
@@ -427,6 +427,13 @@ class _Checker:
             self.fail(f"description `{where}.classes` is not distinct and sorted: {classes!r}")
         return len(classes)
 
+    def flag(self, params, key, where):
+        """The boolean ``params[key]`` that C5 reads (a reader must not guess what "yes" or 1 means)."""
+        value = params.get(key)
+        if not isinstance(value, bool):
+            self.fail(f"description `{where}.params.{key}` is {value!r}, expected true or false")
+        return value
+
     def params(self, node, where):
         params = self.field(node, "params", where)
         if not isinstance(params, dict):
@@ -483,11 +490,11 @@ class _Checker:
             return self.pipeline(node, prefix, where, width, names)
         if name == "StandardScaler":
             self.integer(node, "n_samples_seen", where, 1)
-            with_mean, with_std = params.get("with_mean", True), params.get("with_std", True)
+            with_mean, with_std = (self.flag(params, key, where) for key in ("with_mean", "with_std"))
             if with_mean or with_std:
                 self.finite(prefix + "mean_", np.float64, (width,))
-                self.finite(prefix + "var_", np.float64, (width,))
             if with_std:
+                self.finite(prefix + "var_", np.float64, (width,))
                 scale = self.finite(prefix + "scale_", np.float64, (width,))
                 zero = np.flatnonzero(scale == 0)
                 if zero.size:
@@ -495,6 +502,7 @@ class _Checker:
             return "transformer", width
         if name == "MinMaxScaler":
             self.integer(node, "n_samples_seen", where, 1)
+            self.flag(params, "clip", where)
             feature_range = params.get("feature_range", [0, 1])
             if (not isinstance(feature_range, list) or len(feature_range) != 2
                     or not all(_is_number(v) for v in feature_range) or not feature_range[0] < feature_range[1]):

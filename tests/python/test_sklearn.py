@@ -182,13 +182,16 @@ def test_several_targets_round_trip(make, tmp_path):
     assert np.shape(loaded.intercept_) == np.shape(model.intercept_)
 
 
-def test_scaler_without_centering_or_scaling_round_trips(tmp_path):
+@pytest.mark.parametrize("with_mean,with_std", [(True, False), (False, True), (False, False)])
+def test_scaler_without_centering_or_scaling_round_trips(with_mean, with_std, tmp_path):
     X, _ = dataset("wine")
-    scaler = StandardScaler(with_mean=False, with_std=False).fit(X)
+    scaler = StandardScaler(with_mean=with_mean, with_std=with_std).fit(X)
     sks.save(scaler, tmp_path / "s.safetensors")
     loaded = sks.load(tmp_path / "s.safetensors")
-    assert loaded.mean_ is None and loaded.scale_ is None
+    for attribute in ("mean_", "var_", "scale_"):
+        assert (getattr(loaded, attribute) is None) == (getattr(scaler, attribute) is None), attribute
     assert np.array_equal(loaded.transform(X), scaler.transform(X))
+    assert np.array_equal(loaded.inverse_transform(X), scaler.inverse_transform(X))
 
 
 def test_nothing_is_unpickled(tmp_path, monkeypatch):
@@ -480,6 +483,8 @@ CORRUPTIONS = [
      "tensor `intercept_`: element 1 is -inf"),
     ("scale_zero", ("standard_scaler", "iris"), set_at("scale_", 2, 0.0), "InvalidModelError",
      "tensor `scale_`: element 2 is 0"),
+    ("scaler_flag_not_bool", ("standard_scaler", "iris"), described("estimator", "params", "with_std", value=1),
+     "InvalidModelError", "`estimator.params.with_std` is 1, expected true or false"),
     ("scaler_width", ("minmax_scaler", "wine"), reshaped("data_min_", (13, 1)), "InvalidModelError",
      "tensor `data_min_` has shape [13, 1], expected [13]"),
     ("init_raw_prediction_disagrees", ("gradient_boosting", "breast_cancer"), set_at("init_raw_prediction", 0, 0.5),
