@@ -34,12 +34,9 @@ _LINEAR_REGRESSORS = ("LinearRegression", "Ridge")
 _SINGLE_TREES = ("DecisionTreeClassifier", "DecisionTreeRegressor")
 _FORESTS = ("RandomForestClassifier", "RandomForestRegressor")
 _BOOSTING = ("GradientBoostingClassifier", "GradientBoostingRegressor")
-_TREE_TYPES = _SINGLE_TREES + _FORESTS + _BOOSTING
-_CLASSIFIERS = ("LogisticRegression", "DecisionTreeClassifier", "RandomForestClassifier",
-                "GradientBoostingClassifier")
 _REGRESSION_LOSSES = ("squared_error", "absolute_error", "huber", "quantile")
 
-# Every node field of spec/CLASSIC.md C3, in file order: (name, dtype).
+# The per-node tensors of spec/CLASSIC.md C3 (`trees.<name>`) and their dtypes.
 _TREE_FIELDS = (
     ("children_left", np.int64), ("children_right", np.int64), ("feature", np.int64),
     ("threshold", np.float64), ("value", np.float64), ("impurity", np.float64),

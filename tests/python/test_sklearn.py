@@ -144,6 +144,10 @@ def test_round_trip_predicts_the_same(kind, dataset_name, tmp_path):
         assert np.array_equal(final_step(loaded).classes_, model.classes_)
 
 
+def test_the_checker_and_the_builder_allow_the_same_types():
+    assert set(sks._ALLOWED_NAMES) == set(sks._allow_list())
+
+
 def test_forest_trees_keep_their_random_state(tmp_path):
     forest = fitted("random_forest", "wine")
     sks.save(forest, tmp_path / "f.safetensors")
