@@ -349,6 +349,7 @@ _ALLOWED_NAMES = ("StandardScaler", "MinMaxScaler", "LinearRegression", "Ridge",
                   "DecisionTreeClassifier", "DecisionTreeRegressor", "RandomForestClassifier",
                   "RandomForestRegressor", "GradientBoostingClassifier", "GradientBoostingRegressor", "Pipeline")
 _FLOAT32_EPS = float(np.finfo(np.float32).eps)
+_INT64_MAX = 2**63 - 1
 
 
 def _check(description, tensors, path="<model>"):
@@ -404,8 +405,8 @@ class _Checker:
 
     def integer(self, node, key, where, minimum):
         value = self.field(node, key, where)
-        if not _is_int(value) or value < minimum:
-            self.fail(f"description `{where}.{key}` is {value!r}, expected an integer ≥ {minimum}")
+        if not _is_int(value) or not minimum <= value <= _INT64_MAX:
+            self.fail(f"description `{where}.{key}` is {value!r}, expected an integer in [{minimum}, 2^63)")
         return value
 
     def number(self, value, where):
@@ -417,9 +418,10 @@ class _Checker:
         classes = self.field(node, "classes", where)
         if not isinstance(classes, list) or len(classes) < 2:
             self.fail(f"description `{where}.classes` is {classes!r}, expected a list of at least 2 labels")
-        if not (all(_is_int(c) for c in classes) or all(isinstance(c, str) for c in classes)):
-            self.fail(f"description `{where}.classes` mixes types or holds a label that is neither an integer "
-                      f"nor a string: {classes!r}")
+        if not (all(_is_int(c) and -_INT64_MAX - 1 <= c <= _INT64_MAX for c in classes)
+                or all(isinstance(c, str) for c in classes)):
+            self.fail(f"description `{where}.classes` mixes types or holds a label that is neither a 64-bit "
+                      f"integer nor a string: {classes!r}")
         if any(a >= b for a, b in zip(classes, classes[1:])):
             self.fail(f"description `{where}.classes` is not distinct and sorted: {classes!r}")
         return len(classes)
@@ -573,7 +575,7 @@ class _Checker:
         value_width = count if name in _SINGLE_TREES + _FORESTS and classifier else 1
         if name in _BOOSTING:
             self.boosting(node, name, params, prefix, where, trees, count)
-        self.trees(prefix, trees, width, value_width)
+        self.trees(prefix, where, trees, depths, width, value_width)
         return ("classifier" if classifier else "regressor"), None
 
     def boosting(self, node, name, params, prefix, where, trees, count):
@@ -615,7 +617,7 @@ class _Checker:
             self.fail(f"tensor `{prefix}init_raw_prediction` is {raw.tolist()}, but `{source}` gives "
                       f"{expected.tolist()}")
 
-    def trees(self, prefix, count, width, value_width):
+    def trees(self, prefix, where, count, depths, width, value_width):
         """The rules of C3 and C4.4 for ``count`` trees over ``width`` features, vectorised over all nodes."""
         offsets_name = prefix + "trees.node_offset"
         offsets = self.tensor(offsets_name, np.int64, (count + 1,))
@@ -628,6 +630,11 @@ class _Checker:
             self.fail(f"tensor `{offsets_name}`: tree {t} has no nodes (elements {t} and {t + 1} are "
                       f"{int(offsets[t])} and {int(offsets[t + 1])}; they must increase)")
         total = int(offsets[-1])
+        too_deep = np.flatnonzero(np.asarray(depths) >= sizes)
+        if too_deep.size:
+            t = int(too_deep[0])
+            self.fail(f"description `{where}.max_depth`: tree {t} has depth {depths[t]} but {int(sizes[t])} nodes "
+                      f"(a tree's depth is less than its node count)")
         arrays = {}
         for field, dtype in _TREE_FIELDS:
             shape = (total, 1, value_width) if field == "value" else (total,)
