@@ -30,6 +30,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor  # noqa: 
 import safeweights  # noqa: E402
 import safeweights.sklearn as sks  # noqa: E402
 from safeweights import safe_open  # noqa: E402
+from safeweights._sklearn_check import _ALLOWED_NAMES  # noqa: E402
 from safeweights.numpy import load_file, save_file  # noqa: E402
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "data" / "classic"
@@ -145,7 +146,7 @@ def test_round_trip_predicts_the_same(kind, dataset_name, tmp_path):
 
 
 def test_the_checker_and_the_builder_allow_the_same_types():
-    assert set(sks._ALLOWED_NAMES) == set(sks._allow_list())
+    assert set(_ALLOWED_NAMES) == set(sks._allow_list())
 
 
 def test_forest_trees_keep_their_random_state(tmp_path):
