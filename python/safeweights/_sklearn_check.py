@@ -38,16 +38,25 @@ _ALLOWED_NAMES = ("StandardScaler", "MinMaxScaler", "LinearRegression", "Ridge",
                   "RandomForestRegressor", "GradientBoostingClassifier", "GradientBoostingRegressor", "Pipeline")
 _FLOAT32_EPS = float(np.finfo(np.float32).eps)
 _INT64_MAX = 2**63 - 1
+# safetensors' name of each NumPy dtype a message may show.
+_CODES = {np.dtype(t): code for t, code in (
+    (np.float64, "F64"), (np.float32, "F32"), (np.float16, "F16"), (np.int64, "I64"), (np.int32, "I32"),
+    (np.int16, "I16"), (np.int8, "I8"), (np.uint64, "U64"), (np.uint32, "U32"), (np.uint16, "U16"),
+    (np.uint8, "U8"), (np.bool_, "BOOL"))}
 
 
-def _check(description, tensors, path="<model>"):
+def _check(description, tensors, path="<model>", dtypes=None):
     """Checks ``description`` (the parsed JSON) and ``tensors`` (name -> NumPy array) against spec/CLASSIC.md C4.
+
+    ``dtypes`` (name -> safetensors code, "F64") names each tensor's dtype in
+    the file; without it the arrays' NumPy dtypes are used (a dtype NumPy lacks,
+    BF16, read as bytes, would show as U8).
 
     Raises ``InvalidModelError`` naming the tensor or the description field
     and the value, or ``UnsupportedModelError`` for a type or option outside
     the allow-list. Imports nothing and builds nothing.
     """
-    checker = _Checker(tensors, path)
+    checker = _Checker(tensors, path, dtypes)
     if not isinstance(description, dict):
         checker.fail(f"metadata `{METADATA_KEY}` is a JSON {type(description).__name__}, expected an object")
     if description.get("format") != FORMAT:
@@ -76,9 +85,10 @@ def _is_number(value):
 class _Checker:
     """The state of one _check: the tensors, which of them the description named so far, the file's name."""
 
-    def __init__(self, tensors, path):
+    def __init__(self, tensors, path, dtypes):
         self.tensors = tensors
         self.path = path
+        self.dtypes = dtypes or {}
         self.named = set()
 
     def fail(self, message, code="invalid_model"):
@@ -139,9 +149,10 @@ class _Checker:
             self.fail(f"tensor `{name}` is missing")
         self.named.add(name)
         array = self.tensors[name]
-        if array.dtype != dtype:
-            code = "F64" if dtype == np.float64 else "I64"
-            self.fail(f"tensor `{name}` has dtype {array.dtype}, expected {code} ({np.dtype(dtype).name})")
+        expected = _CODES[np.dtype(dtype)]
+        found = self.dtypes.get(name) or _CODES.get(array.dtype, str(array.dtype))
+        if found != expected or array.dtype != dtype:
+            self.fail(f"tensor `{name}` has dtype {found}, expected {expected}")
         if tuple(array.shape) != tuple(shape):
             self.fail(f"tensor `{name}` has shape {list(array.shape)}, expected {list(shape)}")
         return array

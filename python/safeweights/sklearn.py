@@ -305,8 +305,9 @@ def load(path):
     with safe_open(path_name, "numpy", backend="pread", unsupported="bytes") as opened:
         metadata = opened.metadata() or {}
         tensors = {name: opened.get_tensor(name) for name in opened.keys()}
+        dtypes = {name: opened.get_slice(name).get_dtype() for name in tensors}
     description = _parse_description(metadata, path_name)
-    _check(description, tensors, path_name)
+    _check(description, tensors, path_name, dtypes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # scikit-learn 1.2 warns on loss="deviance", kept as saved
         return _Builder(tensors, path_name).build(description["estimator"], "estimator")

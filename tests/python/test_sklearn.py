@@ -475,9 +475,9 @@ CORRUPTIONS = [
     ("extra_tensor", ("ridge", "diabetes"), extra, "InvalidModelError",
      "tensor `stowaway` is not named by the description"),
     ("wrong_dtype_float32", ("decision_tree", "digits"), as_dtype("trees.threshold", np.float32),
-     "InvalidModelError", "tensor `trees.threshold` has dtype float32, expected F64"),
+     "InvalidModelError", "tensor `trees.threshold` has dtype F32, expected F64"),
     ("wrong_dtype_int32", ("decision_tree", "digits"), as_dtype("trees.feature", np.int32),
-     "InvalidModelError", "tensor `trees.feature` has dtype int32, expected I64"),
+     "InvalidModelError", "tensor `trees.feature` has dtype I32, expected I64"),
     ("wrong_shape", ("logistic_regression", "iris"), reshaped("coef_", (4, 3)), "InvalidModelError",
      "tensor `coef_` has shape [4, 3], expected [3, 4]"),
     ("node_arrays_disagree", ("random_forest", "iris"), lambda d, t: t.update(
@@ -573,6 +573,17 @@ def test_load_refuses_a_malformed_description(text, named, valid_files, tmp_path
     with pytest.raises(safeweights.InvalidModelError, match="safeweights.sklearn") as caught:
         sks.load(path)
     assert named in str(caught.value)
+
+
+def test_a_dtype_numpy_lacks_is_named_by_its_code(valid_files, tmp_path):
+    description, tensors = read_model(valid_files("ridge", "diabetes"))
+    coef = tensors.pop("coef_")
+    path = tmp_path / "bf16.safetensors"
+    specs = {name: {"dtype": "F64", "shape": list(a.shape), "data": a.tobytes()} for name, a in tensors.items()}
+    specs["coef_"] = {"dtype": "BF16", "shape": list(coef.shape), "data": bytes(2 * coef.size)}
+    safeweights.serialize_file(specs, path, metadata={"safeweights.sklearn": json.dumps(description)})
+    with pytest.raises(safeweights.InvalidModelError, match="tensor `coef_` has dtype BF16, expected F64"):
+        sks.load(path)
 
 
 def test_load_refuses_a_file_without_a_description(tmp_path):
