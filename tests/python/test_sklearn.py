@@ -199,6 +199,24 @@ def test_scaler_without_centering_or_scaling_round_trips(with_mean, with_std, tm
     assert np.array_equal(loaded.inverse_transform(X), scaler.inverse_transform(X))
 
 
+@pytest.mark.parametrize("make,target", [
+    (DecisionTreeRegressor, "constant"),
+    (lambda: GradientBoostingRegressor(n_estimators=3), "constant"),
+    (lambda: GradientBoostingClassifier(n_estimators=50, n_iter_no_change=1, validation_fraction=0.3,
+                                        random_state=0), "binary"),
+    (lambda: GradientBoostingClassifier(n_estimators=5, subsample=0.5, random_state=0), "three"),
+], ids=["single_leaf_tree", "single_leaf_boosting", "early_stopped_boosting", "subsampled_boosting"])
+def test_degenerate_and_early_stopped_models_round_trip(make, target, tmp_path):
+    X = np.random.RandomState(0).rand(60, 3)
+    y = {"constant": np.zeros(60), "binary": (X[:, 0] > 0.5).astype(int), "three": np.arange(60) % 3}[target]
+    model = make().fit(X, y)
+    sks.save(model, tmp_path / "m.safetensors")
+    loaded = sks.load(tmp_path / "m.safetensors")
+    assert np.array_equal(loaded.predict(X), model.predict(X))
+    if hasattr(model, "n_estimators_"):
+        assert loaded.n_estimators_ == model.n_estimators_ and loaded.estimators_.shape == model.estimators_.shape
+
+
 def test_nothing_is_unpickled(tmp_path, monkeypatch):
     estimator = fitted("pipeline_minmax_forest", "iris")
     sks.save(estimator, tmp_path / "m.safetensors")
