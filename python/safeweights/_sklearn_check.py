@@ -112,7 +112,8 @@ class _Checker:
             self.fail(f"description `{where}` is {value!r}, expected a finite number")
         return value
 
-    def classes(self, node, where, count=None):
+    def classes(self, node, where):
+        """K, the number of the node's class labels: K ≥ 2 integers or strings, distinct and sorted."""
         classes = self.field(node, "classes", where)
         if not isinstance(classes, list) or len(classes) < 2:
             self.fail(f"description `{where}.classes` is {classes!r}, expected a list of at least 2 labels")
@@ -158,6 +159,7 @@ class _Checker:
         return array
 
     def finite(self, name, dtype, shape):
+        """As tensor(), and every element finite (C4.5)."""
         array = self.tensor(name, dtype, shape)
         bad = np.flatnonzero(~np.isfinite(array))
         if bad.size:
@@ -231,6 +233,7 @@ class _Checker:
         return self.tree_model(node, name, params, prefix, where, width)
 
     def pipeline(self, node, prefix, where, width, names):
+        """A pipeline's steps: transformers but the last, each as wide as the output before it."""
         steps = self.field(node, "steps", where)
         if not isinstance(steps, list) or not steps:
             self.fail(f"description `{where}.steps` is {steps!r}, expected a non-empty list")
@@ -258,6 +261,7 @@ class _Checker:
         return kind, previous
 
     def tree_model(self, node, name, params, prefix, where, width):
+        """A tree, forest or gradient boosting node: its fields, then its trees."""
         classifier = name.endswith("Classifier")
         count = self.classes(node, where) if classifier else 1
         trees = self.integer(node, "n_trees", where, 1)
@@ -278,6 +282,7 @@ class _Checker:
         return ("classifier" if classifier else "regressor"), None
 
     def boosting(self, node, name, params, prefix, where, trees, count):
+        """Gradient boosting's own fields and init tensors (C2, C4.6)."""
         if params.get("init") is not None:
             self.fail(f"description `{where}.params.init` is {params['init']!r}: {name} is supported with the "
                       f"default init only", "unsupported_model")

@@ -83,6 +83,7 @@ def save(estimator, path, metadata=None):
 
 
 def _user_metadata(metadata, path):
+    """A copy of the user's metadata, checked: str -> str, no reserved key."""
     if metadata is None:
         return {}
     if not isinstance(metadata, dict):
@@ -134,6 +135,7 @@ def _json_value(value):
 
 
 def _params(estimator, name, path, skip=()):
+    """get_params(deep=False) as JSON, or UnsupportedModelError naming the parameter JSON cannot hold."""
     params = {}
     for key, value in estimator.get_params(deep=False).items():
         if key in skip:
@@ -147,6 +149,7 @@ def _params(estimator, name, path, skip=()):
 
 
 def _classes_json(classes, name, path):
+    """The class labels as a JSON list: integers or strings only."""
     classes = np.asarray(classes)
     if classes.ndim != 1:
         raise error("unsupported_model", f"{path}: {name} is multi-output: only single-output models are supported")
@@ -206,6 +209,7 @@ def _describe(estimator, prefix, path, tensors):
 
 
 def _describe_pipeline(pipeline, prefix, path, tensors):
+    """A Pipeline's node: its steps' nodes, step i under ``prefix`` + ``steps.<i>.``."""
     steps = []
     for i, (step_name, step) in enumerate(pipeline.steps):
         if step is None or isinstance(step, str):
@@ -229,6 +233,7 @@ def _describe_pipeline(pipeline, prefix, path, tensors):
 
 
 def _samples_seen(scaler, name, path):
+    """A scaler's n_samples_seen_ as one integer (an array means it was fitted on NaNs: refused)."""
     seen = np.asarray(scaler.n_samples_seen_)
     if seen.ndim == 0:
         return int(seen)
@@ -237,6 +242,7 @@ def _samples_seen(scaler, name, path):
 
 
 def _describe_trees(estimator, name, node, path, own):
+    """The node fields and C3 tensors of a tree, forest or gradient boosting model, all trees concatenated."""
     if name in _SINGLE_TREES:
         trees = [estimator]
     elif name in _FORESTS:
@@ -344,6 +350,7 @@ class _Builder:
         raise error("invalid_model", f"{self.path}: {message}")
 
     def build(self, node, where):
+        """The estimator of ``node`` (``where`` is its place in the description, for messages)."""
         name = node["type"]
         if name == "Pipeline":
             steps = [(step["name"], self.build(step["estimator"], f"{where}.steps[{i}].estimator"))
@@ -388,6 +395,7 @@ class _Builder:
         return estimator
 
     def construct(self, name, params, where):
+        """An unfitted ``name`` from the allow-list with the file's params, which scikit-learn must accept."""
         cls = self.allowed[name]
         known = set(cls._get_param_names())
         unknown = sorted(set(params) - known - {"steps"})
@@ -431,6 +439,7 @@ class _Builder:
         estimator.max_features_ = _tree_max_features(estimator, width)
 
     def build_forest(self, forest, node, own):
+        """Gives ``forest`` its trees, made as the forest's fit makes them, each with its own random_state."""
         from sklearn.base import clone
 
         forest._validate_estimator()
@@ -455,6 +464,7 @@ class _Builder:
             forest.n_classes_ = len(node["classes"])
 
     def build_boosting(self, model, node, own):
+        """Gives gradient boosting its loss, init estimator and (stages, trees_per_stage) trees, as fit does."""
         from sklearn.tree import DecisionTreeRegressor
         from sklearn.utils import check_random_state
 
