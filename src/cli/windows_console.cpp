@@ -1,7 +1,7 @@
 // The Windows CLI's counterpart of signals.cpp, and its stand-ins for the
 // commands that need OpenSSL or libzip, which the Windows build lacks
 // (src/cli/meson.build): digest, seal, sign, verify, convert and
-// inspect --sha256 say so and fail.
+// inspect --sha256 say so and fail; so does registry, which needs SQLite.
 //
 // Interruptions: Ctrl-C, Ctrl-Break and closing the console reach a console
 // control handler, which runs on a thread of its own: it removes the hidden
@@ -38,6 +38,10 @@ int run_seal(args_t) { return unavailable("seal"); }
 int run_sign(args_t) { return unavailable("sign"); }
 int run_verify(args_t) { return unavailable("verify"); }
 int run_convert(args_t) { return unavailable("convert"); }
+int run_registry(args_t) {
+  print_error("`registry` is not available in this build: it needs SQLite and OpenSSL, which the Windows build lacks");
+  return exit_invalid;
+}
 int run_inspect_sha256(args_t) { return unavailable("inspect --sha256"); }
 
 void set_changed_input_status(int) {}

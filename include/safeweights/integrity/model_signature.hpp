@@ -124,6 +124,39 @@ inline std::vector<std::string> ignored_paths(const std::string& model_path, std
   return given;
 }
 
+// Fills report.resources, changed, missing and extra from the signed
+// resources (those of `only_files`, or all when it is empty) and the model's
+// as hashed now. Per file: a file is changed when any of its pieces (or the
+// set of pieces) differs.
+inline void compare_resources(const std::vector<manifest_resource>& signed_resources,
+                              const std::vector<manifest_resource>& local, const std::vector<std::string>& only_files,
+                              model_verification& report) {
+  std::map<std::string, std::vector<const manifest_resource*>> want, have;
+  const std::set<std::string> only(only_files.begin(), only_files.end());
+  const auto asked = [&](const std::string& path) { return only.empty() || only.count(path) != 0; };
+  for (const auto& r : signed_resources)
+    if (asked(r.path)) want[r.path].push_back(&r);
+  report.resources = 0;
+  for (const auto& kv : want) report.resources += kv.second.size();
+  for (const auto& r : local) have[r.path].push_back(&r);
+  for (const auto& [path, pieces] : want) {
+    auto it = have.find(path);
+    if (it == have.end()) {
+      report.missing.push_back(path);
+      continue;
+    }
+    bool same = pieces.size() == it->second.size();
+    for (std::size_t i = 0; same && i < pieces.size(); ++i)
+      same = pieces[i]->start == it->second[i]->start && pieces[i]->end == it->second[i]->end &&
+             pieces[i]->digest == it->second[i]->digest;
+    if (!same) report.changed.push_back(path);
+  }
+  for (const auto& [path, pieces] : have)
+    if (!want.count(path)) report.extra.push_back(path);
+  for (const auto& path : only_files)
+    if (!want.count(path) && !have.count(path)) report.missing.push_back(path);
+}
+
 }  // namespace detail
 
 // The signature of the model at `model_path`, as a bundle (write it with write_model_signature).
@@ -266,31 +299,7 @@ inline result<model_verification> verify_model(const std::string& model_path, co
   if (options.only_files.empty() || !present.empty())
     local = hash_model(model_path, signed_manifest->serialization, extra_ignores, options.threads, present);
   if (!local) return std::move(local).error_value();
-  // Per file: a file is changed when any of its pieces (or the set of pieces) differs.
-  std::map<std::string, std::vector<const manifest_resource*>> want, have;
-  const std::set<std::string> only(options.only_files.begin(), options.only_files.end());
-  const auto asked = [&](const std::string& path) { return only.empty() || only.count(path) != 0; };
-  for (const auto& r : signed_manifest->resources)
-    if (asked(r.path)) want[r.path].push_back(&r);
-  report.resources = 0;
-  for (const auto& kv : want) report.resources += kv.second.size();
-  for (const auto& r : local->resources) have[r.path].push_back(&r);
-  for (const auto& [path, pieces] : want) {
-    auto it = have.find(path);
-    if (it == have.end()) {
-      report.missing.push_back(path);
-      continue;
-    }
-    bool same = pieces.size() == it->second.size();
-    for (std::size_t i = 0; same && i < pieces.size(); ++i)
-      same = pieces[i]->start == it->second[i]->start && pieces[i]->end == it->second[i]->end &&
-             pieces[i]->digest == it->second[i]->digest;
-    if (!same) report.changed.push_back(path);
-  }
-  for (const auto& [path, pieces] : have)
-    if (!want.count(path)) report.extra.push_back(path);
-  for (const auto& path : options.only_files)
-    if (!want.count(path) && !have.count(path)) report.missing.push_back(path);
+  detail::compare_resources(signed_manifest->resources, local->resources, options.only_files, report);
   return report;
 }
 
