@@ -73,7 +73,7 @@ const std::pair<errc, const char*> expected_names[] = {
     {errc::invalid_model, "invalid_model"},
     {errc::unsupported_model, "unsupported_model"},
     {errc::model_not_found, "model_not_found"},
-    {errc::registry_error, "registry_error"},
+    {errc::registry_failed, "registry_failed"},
 };
 
 bool is_snake_case(std::string_view s) {

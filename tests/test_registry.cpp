@@ -341,12 +341,12 @@ TEST_CASE("registry: a version's model.sig is checked against the stored files, 
   CHECK(changed.problems[0].message.find("config.json") != std::string::npos);
 }
 
-TEST_CASE("registry: a missing registry is registry_error; an unknown name, version or alias is model_not_found") {
+TEST_CASE("registry: a missing registry is registry_failed; an unknown name, version or alias is model_not_found") {
   scratch_dir s;
-  CHECK(sw::registry::open((s / "nowhere").string()).code() == errc::registry_error);
+  CHECK(sw::registry::open((s / "nowhere").string()).code() == errc::registry_failed);
   fs::create_directories(s / "junk");
   test_support::write_text(s / "junk" / "registry.db", "this is not an SQLite database, it is just some text......");
-  CHECK(sw::registry::open((s / "junk").string()).code() == errc::registry_error);
+  CHECK(sw::registry::open((s / "junk").string()).code() == errc::registry_failed);
   auto reg = make_registry(s);
   CHECK(reg.resolve("nobody").code() == errc::model_not_found);
   CHECK(reg.show("nobody@production").code() == errc::model_not_found);
@@ -359,7 +359,7 @@ TEST_CASE("registry: a missing registry is registry_error; an unknown name, vers
   CHECK(reg.add((s / "missing.safetensors").string(), "m").code() == errc::io_error);
 }
 
-TEST_CASE("registry: a change that waits past the busy timeout for another's transaction is registry_error") {
+TEST_CASE("registry: a change that waits past the busy timeout for another's transaction is registry_failed") {
   scratch_dir s;
   make_registry(s);
   sqlite3* other = nullptr;
@@ -368,7 +368,7 @@ TEST_CASE("registry: a change that waits past the busy timeout for another's tra
   auto reg = sw::registry::open((s / "reg").string(), std::chrono::milliseconds(200)).value();
   write_model(s / "a.safetensors", 4);
   auto blocked = reg.add((s / "a.safetensors").string(), "m");
-  CHECK(blocked.code() == errc::registry_error);
+  CHECK(blocked.code() == errc::registry_failed);
   CHECK(blocked.error_value().message.find("locked") != std::string::npos);
   CHECK(reg.list().value().empty());  // readers are not blocked (WAL)
   sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);

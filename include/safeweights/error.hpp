@@ -65,10 +65,10 @@ enum class errc : std::uint8_t {
   invalid_model,               // a model file (classic/) breaks its rules: a tree index out of range, a cycle, NaN, sizes
   unsupported_model,           // a model file names an estimator type (or option) outside the allow-list
   model_not_found,             // registry: no model, version or alias of that name
-  registry_error,              // registry: the database is missing, not ours, locked past the timeout, or failed
+  registry_failed,             // registry: the database is missing, not ours, locked past the timeout, or failed
 };
 
-inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::registry_error) + 1;
+inline constexpr std::size_t errc_count = static_cast<std::size_t>(errc::registry_failed) + 1;
 
 // Snake-case names, in enum order; a test checks the table against the enum.
 inline constexpr std::array<std::string_view, errc_count> errc_names = {
@@ -120,7 +120,7 @@ inline constexpr std::array<std::string_view, errc_count> errc_names = {
     "invalid_model",
     "unsupported_model",
     "model_not_found",
-    "registry_error",
+    "registry_failed",
 };
 
 // The snake-case name of a code ("offsets_not_contiguous"); "unknown_error" for a value outside the enum.

@@ -15,7 +15,7 @@ audit log, over a store of the files named by their SHA-256. It replaces
 ``resolve`` re-hashes what it hands out and raises DigestMismatchError for
 a stored file that changed. Errors are the package's (SafetensorError
 subclasses by the core's code): ModelNotFoundError for an unknown model,
-version or alias, ``ERRORS["registry_error"]`` (RegistryErrorError) for a
+version or alias, ``RegistryFailedError`` for a
 missing or broken registry, ValueError (InvalidArgumentError) for a bad
 name or a duplicate version.
 """

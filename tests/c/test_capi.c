@@ -136,7 +136,7 @@ static const struct code_name code_names[] = {
     CODE(INVALID_BOOL, invalid_bool), CODE(FILE_CHANGED, file_changed), CODE(UNTRUSTED_SIGNER, untrusted_signer),
     CODE(OUT_OF_MEMORY, out_of_memory), CODE(UNEXPECTED_EXCEPTION, unexpected_exception), CODE(BYTE_ORDER, byte_order),
     CODE(INVALID_MODEL, invalid_model), CODE(UNSUPPORTED_MODEL, unsupported_model),
-    CODE(MODEL_NOT_FOUND, model_not_found), CODE(REGISTRY_ERROR, registry_error),
+    CODE(MODEL_NOT_FOUND, model_not_found), CODE(REGISTRY_FAILED, registry_failed),
 };
 #undef CODE
 

@@ -51,7 +51,7 @@ def test_directory_version_resolves_to_a_model_directory(tmp_path):
 
 
 def test_errors_are_the_packages(tmp_path):
-    with pytest.raises(safeweights.ERRORS["registry_error"]):
+    with pytest.raises(safeweights.RegistryFailedError):
         Registry.open(tmp_path / "nowhere")
     reg = Registry.init(tmp_path / "reg")
     with pytest.raises(safeweights.ModelNotFoundError):

@@ -4,7 +4,7 @@
 // and every write in a `BEGIN IMMEDIATE` transaction (it takes the write lock
 // at its start, so two processes never both read, then both try to write and
 // one of them fail with SQLITE_BUSY halfway). Users of this header link
-// SQLite (sqlite3). Every SQLite failure is errc::registry_error with
+// SQLite (sqlite3). Every SQLite failure is errc::registry_failed with
 // SQLite's own message and the database's path.
 #pragma once
 
@@ -68,7 +68,7 @@ class statement {
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    return make_error(errc::registry_error, *label_ + ": " + sqlite3_errmsg(db_));
+    return make_error(errc::registry_failed, *label_ + ": " + sqlite3_errmsg(db_));
   }
   // Runs a statement that returns no rows.
   result<void> run() {
@@ -105,7 +105,7 @@ class database {
     const int rc = sqlite3_open_v2(path.c_str(), &d.db_, flags, nullptr);
     if (rc != SQLITE_OK) {
       std::string why = d.db_ ? sqlite3_errmsg(d.db_) : sqlite3_errstr(rc);
-      return make_error(errc::registry_error, path + ": cannot open the registry database: " + why);
+      return make_error(errc::registry_failed, path + ": cannot open the registry database: " + why);
     }
     sqlite3_extended_result_codes(d.db_, 1);
     sqlite3_busy_timeout(d.db_, static_cast<int>(std::min<std::int64_t>(busy_timeout.count(), INT32_MAX)));
@@ -138,7 +138,7 @@ class database {
     if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
       std::string why = message ? message : sqlite3_errmsg(db_);
       sqlite3_free(message);
-      return make_error(errc::registry_error, *path_ + ": " + why);
+      return make_error(errc::registry_failed, *path_ + ": " + why);
     }
     return {};
   }
@@ -146,7 +146,7 @@ class database {
   result<statement> prepare(std::string_view sql) {
     sqlite3_stmt* s = nullptr;
     if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &s, nullptr) != SQLITE_OK)
-      return make_error(errc::registry_error, *path_ + ": " + sqlite3_errmsg(db_));
+      return make_error(errc::registry_failed, *path_ + ": " + sqlite3_errmsg(db_));
     return statement(db_, s, path_.get());
   }
 

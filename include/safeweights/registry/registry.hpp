@@ -205,13 +205,13 @@ class registry {
  public:
   // Creates the registry in `dir` (made if missing), or opens the one there.
   // `busy_timeout`: how long a change waits for another process's before it
-  // fails with registry_error ("database is locked").
+  // fails with registry_failed ("database is locked").
   static result<registry> init(const std::string& dir,
                                std::chrono::milliseconds busy_timeout = registry_detail::default_busy_timeout) {
     for (const char* sub : {"/objects/sha256", "/models", "/tmp"}) {
       std::error_code ec;
       std::filesystem::create_directories(dir + sub, ec);
-      if (ec) return make_error(errc::registry_error, dir + sub + ": cannot create the directory: " + ec.message());
+      if (ec) return make_error(errc::registry_failed, dir + sub + ": cannot create the directory: " + ec.message());
     }
     auto db = database::open(dir + "/registry.db", database::mode::create, busy_timeout);
     if (!db) return std::move(db).error_value();
@@ -225,13 +225,13 @@ class registry {
     return registry(dir, std::move(*db));
   }
 
-  // Opens the registry in `dir`; registry_error when there is none.
+  // Opens the registry in `dir`; registry_failed when there is none.
   static result<registry> open(const std::string& dir,
                                std::chrono::milliseconds busy_timeout = registry_detail::default_busy_timeout) {
     const std::string path = dir + "/registry.db";
     struct stat st;
     if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
-      return make_error(errc::registry_error, dir + ": not a registry (no registry.db); create one with "
+      return make_error(errc::registry_failed, dir + ": not a registry (no registry.db); create one with "
                                                     "`safeweights registry init " + dir + "`");
     auto db = database::open(path, database::mode::open_existing, busy_timeout);
     if (!db) return std::move(db).error_value();

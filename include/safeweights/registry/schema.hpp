@@ -1,6 +1,6 @@
 // The registry's tables (spec/REGISTRY.md describes them and their rules).
 // The schema's version is PRAGMA user_version: a database of another
-// version, or one without our tables, is not opened (errc::registry_error).
+// version, or one without our tables, is not opened (errc::registry_failed).
 #pragma once
 
 #include <string>
@@ -85,7 +85,7 @@ inline result<bool> create_schema(database& db) {
   auto version = db.integer("PRAGMA user_version");
   if (!version) return std::move(version).error_value();
   if (*version != 0 && *version != schema_version)
-    return make_error(errc::registry_error, db.path() + ": registry schema version " + std::to_string(*version) +
+    return make_error(errc::registry_failed, db.path() + ": registry schema version " + std::to_string(*version) +
                                                 ", this build knows version " + std::to_string(schema_version));
   if (auto r = db.exec(schema_sql); !r) return std::move(r).error_value();
   if (auto r = db.exec("PRAGMA user_version = " + std::to_string(schema_version)); !r) return std::move(r).error_value();
@@ -97,14 +97,14 @@ inline result<void> check_schema(database& db) {
   auto version = db.integer("PRAGMA user_version");
   if (!version) return std::move(version).error_value();
   if (*version != schema_version)
-    return make_error(errc::registry_error,
+    return make_error(errc::registry_failed,
                       db.path() + ": not a registry database of this version (schema version " +
                           std::to_string(*version) + ", expected " + std::to_string(schema_version) + ")");
   auto tables = db.integer(
       "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
       "name IN ('models', 'versions', 'files', 'aliases', 'audit_log')");
   if (!tables) return std::move(tables).error_value();
-  if (*tables != 5) return make_error(errc::registry_error, db.path() + ": not a registry database (tables missing)");
+  if (*tables != 5) return make_error(errc::registry_failed, db.path() + ": not a registry database (tables missing)");
   return {};
 }
 

@@ -28,9 +28,9 @@ class store_lock {
     const std::string path = dir + "/lock";
     store_lock l;
     l.fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (l.fd_ < 0) return errno_error(errc::registry_error, path + ": cannot open the registry's lock");
+    if (l.fd_ < 0) return errno_error(errc::registry_failed, path + ": cannot open the registry's lock");
     while (::flock(l.fd_, k == kind::shared ? LOCK_SH : LOCK_EX) != 0)
-      if (errno != EINTR) return errno_error(errc::registry_error, path + ": cannot lock the registry");
+      if (errno != EINTR) return errno_error(errc::registry_failed, path + ": cannot lock the registry");
     return l;
   }
 
