@@ -620,3 +620,25 @@ TEST_CASE("C4.1: the description") {
     CHECK((r.code() == errc::unsupported_model || r.code() == errc::invalid_model));
   }
 }
+
+TEST_CASE("the fuzz target's hand-made seeds (fuzz/make_classic_seeds.py) are valid models") {
+  const std::filesystem::path seeds = std::filesystem::path(SAFEWEIGHTS_SOURCE_ROOT) / "fuzz/corpus/classic_model";
+  std::size_t n = 0;
+  for (auto& e : std::filesystem::directory_iterator(seeds)) {
+    if (!e.path().filename().string().starts_with("seed-")) continue;
+    INFO(e.path().string());
+    auto m = classic::load_model(e.path().string());
+    INFO((m ? std::string() : m.error_value().message));
+    REQUIRE(m.has_value());
+    std::vector<double> x(2 * m->n_features(), 0.75);
+    if (m->kind() == classic::model_kind::classifier) {
+      auto p = m->predict_proba(x, 2);
+      CHECK(std::fabs(p[0] + p[1] + (p.size() > 4 ? p[2] : 0) - 1) < 1e-12);
+      CHECK(m->predict_labels(x, 2).size() == 2);
+    } else {
+      CHECK(m->predict(x, 2).size() == 2 * m->n_outputs());
+    }
+    ++n;
+  }
+  CHECK(n == 5);
+}

@@ -11,12 +11,14 @@ namespace safeweights_py {
 void register_reader(py::module_& m);
 void register_writer(py::module_& m);
 void register_integrity(py::module_& m);
+void register_classic(py::module_& m);
 }  // namespace safeweights_py
 
 PYBIND11_MODULE(_core, m) {
-  m.doc() = "safeweights' C++ core: reader, writer and integrity, with the GIL released around I/O";
+  m.doc() = "safeweights' C++ core: reader, writer, integrity and the classic-model rules, with the GIL released around I/O";
   safeweights_py::register_errors(m);
   safeweights_py::register_reader(m);
   safeweights_py::register_writer(m);
   safeweights_py::register_integrity(m);
+  safeweights_py::register_classic(m);
 }
