@@ -4,8 +4,10 @@
 // softmax for more. The sums run in scikit-learn's order (predict_stages).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 
 #include "safeweights/classic/linear.hpp"
 #include "safeweights/classic/trees.hpp"
@@ -28,17 +30,23 @@ struct gradient_boosting {
   std::size_t n_outputs() const noexcept { return 1; }
   std::size_t n_classes() const noexcept { return classes; }
 
-  // raw_k of each row at out[r * stride + offset + k].
+  // raw_k of each row at out[r * stride + offset + k], block by block as trees.hpp walks.
   void raw(const double* x, std::size_t rows, double* out, std::size_t stride, std::size_t offset) const noexcept {
-    for (std::size_t r = 0; r < rows; ++r)
-      for (std::size_t k = 0; k < per_stage; ++k) out[r * stride + offset + k] = init[k];
+    float32_rows block(width);
+    std::int64_t leaf[tree_ensemble::block_rows];
     const std::size_t stages = forest.trees / per_stage;
-    for (std::size_t s = 0; s < stages; ++s)
-      for (std::size_t k = 0; k < per_stage; ++k) {
-        const std::size_t t = s * per_stage + k;
-        for (std::size_t r = 0; r < rows; ++r)
-          out[r * stride + offset + k] += learning_rate * *forest.leaf_value(t, x + r * width);
-      }
+    for (std::size_t first = 0; first < rows; first += block.block_rows()) {
+      const std::size_t n = std::min(block.block_rows(), rows - first);
+      const float* xf = block.load(x + first * width, n);
+      double* y = out + first * stride + offset;
+      for (std::size_t j = 0; j < n; ++j)
+        for (std::size_t k = 0; k < per_stage; ++k) y[j * stride + k] = init[k];
+      for (std::size_t s = 0; s < stages; ++s)
+        for (std::size_t k = 0; k < per_stage; ++k) {
+          forest.leaves(s * per_stage + k, xf, width, n, leaf);
+          for (std::size_t j = 0; j < n; ++j) y[j * stride + k] += learning_rate * *forest.value_at(leaf[j]);
+        }
+    }
   }
 
   // GradientBoostingRegressor.

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 
 #include "safeweights/io/tensor_view.hpp"
 #include "safeweights/version.hpp"
@@ -13,13 +14,62 @@ namespace safeweights {
 SAFEWEIGHTS_INLINE_NAMESPACE_BEGIN
 namespace classic {
 
+namespace detail {
+
+// Two doubles in one SSE2 register (the x86-64 baseline), by GCC's and
+// clang's vector extension; unaligned loads go through memcpy.
+using double2 = double __attribute__((vector_size(16)));
+inline double2 load2(const double* p) noexcept {
+  double2 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+}  // namespace detail
+
 // x · coefᵀ + intercept for one row: `outputs` dot products of `width` terms.
+// Four outputs at a time, each summed in two vector partial sums of two
+// lanes (the adds of different outputs and lanes do not wait on each other).
+// scikit-learn's BLAS sums in its own order too: results agree to rounding
+// (about 1e-15), not to the bit.
 inline void linear_scores(const double* x, std::size_t width, const double* coef, const double* intercept,
                           std::size_t outputs, double* out) noexcept {
-  for (std::size_t k = 0; k < outputs; ++k, coef += width) {
-    double s = 0;
-    for (std::size_t j = 0; j < width; ++j) s += x[j] * coef[j];
-    out[k] = s + intercept[k];
+  using detail::double2;
+  using detail::load2;
+  const std::size_t whole = width / 4 * 4;
+  auto finish = [&](double2 a, double2 b, const double* c) {
+    const double2 ab = a + b;
+    double s = ab[0] + ab[1];
+    for (std::size_t j = whole; j < width; ++j) s += x[j] * c[j];
+    return s;
+  };
+  std::size_t k = 0;
+  for (; k + 4 <= outputs; k += 4) {
+    const double* c0 = coef + k * width;
+    const double* c1 = c0 + width;
+    const double* c2 = c1 + width;
+    const double* c3 = c2 + width;
+    double2 a0{}, b0{}, a1{}, b1{}, a2{}, b2{}, a3{}, b3{};
+    for (std::size_t j = 0; j < whole; j += 4) {
+      const double2 xa = load2(x + j), xb = load2(x + j + 2);
+      a0 += xa * load2(c0 + j), b0 += xb * load2(c0 + j + 2);
+      a1 += xa * load2(c1 + j), b1 += xb * load2(c1 + j + 2);
+      a2 += xa * load2(c2 + j), b2 += xb * load2(c2 + j + 2);
+      a3 += xa * load2(c3 + j), b3 += xb * load2(c3 + j + 2);
+    }
+    out[k] = finish(a0, b0, c0) + intercept[k];
+    out[k + 1] = finish(a1, b1, c1) + intercept[k + 1];
+    out[k + 2] = finish(a2, b2, c2) + intercept[k + 2];
+    out[k + 3] = finish(a3, b3, c3) + intercept[k + 3];
+  }
+  for (; k < outputs; ++k) {
+    const double* c = coef + k * width;
+    double2 a{}, b{};
+    for (std::size_t j = 0; j < whole; j += 4) {
+      a += load2(x + j) * load2(c + j);
+      b += load2(x + j + 2) * load2(c + j + 2);
+    }
+    out[k] = finish(a, b, c) + intercept[k];
   }
 }
 

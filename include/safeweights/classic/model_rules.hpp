@@ -289,14 +289,18 @@ class model_checker {
 
   // C4.4: within each tree, a split's children are both in (own index, tree
   // size), every node but the root is the child of exactly one split, a
-  // split's feature is in [0, F) and its threshold is finite.
-  result<void> check_tree_structure(const estimator_node& node, const tree_ensemble& e) const {
+  // split's feature is in [0, F) and its threshold is finite. Also sets each
+  // tree's depth, which the walk runs for.
+  result<void> check_tree_structure(const estimator_node& node, tree_ensemble& e) const {
     const auto F = static_cast<std::int64_t>(node.n_features_in);
     std::vector<unsigned char> is_child;  // reused: the largest tree's size at most
+    std::vector<std::uint32_t> depth;     // of each node of the tree
+    e.depth.assign(e.trees, 0);
     for (std::size_t t = 0; t < e.trees; ++t) {
       const std::int64_t base = e.node_offset[t];
       const std::int64_t size = e.node_offset[t + 1] - base;
       is_child.assign(static_cast<std::size_t>(size), 0);
+      depth.assign(static_cast<std::size_t>(size), 0);
       for (std::int64_t i = 0; i < size; ++i) {
         const auto at = static_cast<std::size_t>(base + i);
         const std::int64_t l = e.children_left[at];
@@ -319,6 +323,9 @@ class model_checker {
             return bad_tensor(where(array), node_text() + " has child " + std::to_string(child) +
                                                 ", which is already another node's child");
           is_child[static_cast<std::size_t>(child)] = 1;
+          // Parents come first, so a node's depth is known before its children's.
+          depth[static_cast<std::size_t>(child)] = depth[static_cast<std::size_t>(i)] + 1;
+          e.depth[t] = std::max(e.depth[t], depth[static_cast<std::size_t>(child)]);
         }
         const std::int64_t f = e.feature[at];
         if (f < 0 || f >= F)
