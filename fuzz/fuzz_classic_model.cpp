@@ -3,9 +3,11 @@
 // rows with ordinary, huge, infinite and NaN values) without a crash or a
 // read outside its arrays, and a classifier's classes must be in range.
 // Run: fuzz/run SECONDS classic_model.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <span>
 #include <vector>
