@@ -97,7 +97,7 @@ def main():
         "Pipeline", "", 2, {}, steps=[
             {"name": "scale", "estimator": node("MinMaxScaler", "steps.0.", 2, {"feature_range": [0, 1], "clip": True},
                                                 n_samples_seen=4)},
-            {"name": "model", "estimator": node("LogisticRegression", "steps.1.", 2, {}, classes=[-1, 1],
+            {"name": "model", "estimator": node("LogisticRegression", "steps.1.", 2, {"multi_class": "auto", "solver": "lbfgs"}, classes=[-1, 1],
                                                 multi_class="ovr")}])))
     # A two-target linear regression after a StandardScaler without centring.
     s = {"steps.0.mean_": ("F64", [2], [1.0, 2.0]), "steps.0.var_": ("F64", [2], [4.0, 1.0]),

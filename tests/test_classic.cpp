@@ -427,6 +427,8 @@ TEST_CASE("C3, C4.4: node_offset") {
     REQUIRE(at != std::string::npos);
     d.erase(at + key.size(), d.find(",", at + key.size()) + 1 - (at + key.size()));
     d.replace(at, key.size(), "\"n_trees\":9,\"max_depth\":[");
+    const std::string states = "\"tree_random_state\":[209652396,";
+    d.replace(d.find(states), states.size(), "\"tree_random_state\":[");
     m.describe(d);
     check_refused(m, errc::invalid_model, "trees.node_offset");
   }
@@ -641,4 +643,33 @@ TEST_CASE("the fuzz target's hand-made seeds (fuzz/make_classic_seeds.py) are va
     ++n;
   }
   CHECK(n == 5);
+}
+
+TEST_CASE("C4.4, C4.6: max_depth, tree_random_state, multi_class as scikit-learn resolves it") {
+  SUBCASE("a max_depth not less than its tree's node count") {
+    edited_model m("decision_tree_iris");
+    m.edit("\"max_depth\":[5]", "\"max_depth\":[100000]");
+    check_refused(m, errc::invalid_model, "max_depth");
+  }
+  SUBCASE("an integer beyond I64") {
+    edited_model m("decision_tree_iris");
+    m.edit("\"max_depth\":[5]", "\"max_depth\":[18446744073709551615]");
+    check_refused(m, errc::invalid_model, "max_depth");
+  }
+  SUBCASE("tree_random_state of the wrong length or type") {
+    edited_model m("random_forest_iris");
+    m.edit("\"tree_random_state\":[209652396,", "\"tree_random_state\":[");
+    check_refused(m, errc::invalid_model, "tree_random_state");
+    edited_model text("random_forest_iris");
+    text.edit("\"tree_random_state\":[209652396,", "\"tree_random_state\":[\"x\",");
+    check_refused(text, errc::invalid_model, "tree_random_state");
+  }
+  SUBCASE("multi_class disagrees with params.multi_class") {
+    edited_model m("logistic_regression_ovr_wine");  // params.multi_class "ovr"
+    m.edit("\"multi_class\":\"ovr\"}", "\"multi_class\":\"multinomial\"}");
+    check_refused(m, errc::invalid_model, "multi_class");
+    edited_model automatic("logistic_regression_wine");  // "auto" with lbfgs and K = 3: multinomial
+    automatic.edit("\"multi_class\":\"multinomial\"}", "\"multi_class\":\"ovr\"}");
+    check_refused(automatic, errc::invalid_model, "multi_class");
+  }
 }

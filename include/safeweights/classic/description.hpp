@@ -59,6 +59,7 @@ struct estimator_node {
   // trees and boosting
   std::uint64_t n_trees = 0;
   std::uint64_t trees_per_stage = 1;
+  std::vector<std::uint64_t> max_depth;  // each tree's depth, as scikit-learn recorded it
   double learning_rate = 0;
   // Pipeline
   std::vector<std::string> step_names;
@@ -217,6 +218,25 @@ class description_parser {
     return out;
   }
 
+  // C4.6: `multi_class` is what scikit-learn 1.2 resolves params.multi_class to.
+  static result<void> check_multi_class(const strict_object& params, const estimator_node& out) {
+    const std::string& where = out.where;
+    auto given = params.get("multi_class");
+    auto solver = params.get("solver");
+    const auto given_text = given ? json_string(*given) : std::nullopt;
+    const auto solver_text = solver ? json_string(*solver) : std::nullopt;
+    if (!given_text || (*given_text != "ovr" && *given_text != "auto" && *given_text != "multinomial"))
+      return bad(where, "params.multi_class is not \"ovr\", \"auto\" or \"multinomial\"");
+    bool ovr = *given_text == "ovr";
+    if (*given_text == "auto")
+      ovr = out.classes.size() == 2 || (solver_text && (*solver_text == "liblinear" || *solver_text == "newton-cholesky"));
+    if (ovr == out.multinomial)
+      return bad(where, "`multi_class` is " + std::string(out.multinomial ? "\"multinomial\"" : "\"ovr\"") +
+                            ", but params.multi_class " + quote(*given_text) + " resolves to " +
+                            (ovr ? "\"ovr\"" : "\"multinomial\""));
+    return {};
+  }
+
   static bool known_type(std::string_view t) {
     for (std::string_view k : {"StandardScaler", "MinMaxScaler", "LinearRegression", "Ridge", "LogisticRegression",
                                "DecisionTreeClassifier", "RandomForestClassifier", "DecisionTreeRegressor",
@@ -317,7 +337,7 @@ class description_parser {
       if (*multi != "ovr" && *multi != "multinomial")
         return unsupported(where, "`multi_class` " + quote(*multi) + " is neither \"ovr\" nor \"multinomial\"");
       out.multinomial = *multi == "multinomial";
-      return {};
+      return check_multi_class(params, out);
     }
     if (t == "Pipeline") return read_steps(node, out, depth);
     // The tree-based estimators.
@@ -331,7 +351,10 @@ class description_parser {
     auto trees = count_field(node, "n_trees", where, 1);
     if (!trees) return std::move(trees).error_value();
     out.n_trees = *trees;
-    if (auto r = check_max_depth(node, out.n_trees, where); !r) return std::move(r).error_value();
+    auto depths = read_max_depth(node, out.n_trees, where);
+    if (!depths) return std::move(depths).error_value();
+    out.max_depth = std::move(*depths);
+    if (auto r = check_tree_random_state(node, out.n_trees, where); !r) return std::move(r).error_value();
     if (t.starts_with("DecisionTree") && out.n_trees != 1)
       return bad(where, "`n_trees` is " + std::to_string(out.n_trees) + "; a decision tree is one tree");
     if (!boosting) return {};
@@ -373,19 +396,38 @@ class description_parser {
     return {};
   }
 
-  static result<void> check_max_depth(const strict_object& node, std::uint64_t n_trees, const std::string& where) {
+  static result<std::vector<std::uint64_t>> read_max_depth(const strict_object& node, std::uint64_t n_trees,
+                                                           const std::string& where) {
     auto e = member(node, "max_depth", where);
     if (!e) return std::move(e).error_value();
     simdjson::dom::array depths;
     if (e->get_array().get(depths)) return bad(where, "`max_depth` is not a list");
-    std::uint64_t n = 0;
+    if (depths.size() != n_trees)
+      return bad(where, "`max_depth` has " + std::to_string(depths.size()) + " entries for " +
+                            std::to_string(n_trees) + " trees");
+    std::vector<std::uint64_t> out;
+    out.reserve(depths.size());
     for (element d : depths) {
       std::int64_t v = 0;
       if (d.get_int64().get(v) || v < 0) return bad(where, "`max_depth` holds a value that is not an integer >= 0");
-      ++n;
+      out.push_back(static_cast<std::uint64_t>(v));
     }
-    if (n != n_trees)
-      return bad(where, "`max_depth` has " + std::to_string(n) + " entries for " + std::to_string(n_trees) + " trees");
+    return out;
+  }
+
+  // Forests' optional `tree_random_state`: T integers or nulls (Python's rebuild reads it).
+  static result<void> check_tree_random_state(const strict_object& node, std::uint64_t n_trees,
+                                              const std::string& where) {
+    auto e = node.get("tree_random_state");
+    if (!e) return {};
+    simdjson::dom::array states;
+    if (e->get_array().get(states) || states.size() != n_trees)
+      return bad(where, "`tree_random_state` is not a list of " + std::to_string(n_trees) + " entries");
+    for (element v : states) {
+      std::int64_t n = 0;
+      if (!v.is_null() && v.get_int64().get(n))
+        return bad(where, "`tree_random_state` holds a value that is neither an integer nor null");
+    }
     return {};
   }
 

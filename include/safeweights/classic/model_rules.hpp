@@ -335,6 +335,9 @@ class model_checker {
           return bad_tensor(where("threshold"), node_text() + " has threshold " + std::to_string(e.threshold[at]) +
                                                     ", not finite");
       }
+      if (node.max_depth[t] >= static_cast<std::uint64_t>(size))
+        return bad(node.where + ": `max_depth` of tree " + std::to_string(t) + " is " +
+                   std::to_string(node.max_depth[t]) + ", not less than its " + std::to_string(size) + " nodes");
       for (std::int64_t i = 1; i < size; ++i)
         if (!is_child[static_cast<std::size_t>(i)])
           return bad_tensor(node.prefix + "trees.children_left",
