@@ -89,8 +89,8 @@ class description_parser {
     auto version = int_field(*top, "format_version", "the description");
     if (!version) return std::move(version).error_value();
     if (*version != format_version)
-      return unsupported("", "`format_version` is " + std::to_string(*version) + "; this reader knows version " +
-                                 std::to_string(format_version));
+      return bad("", "`format_version` is " + std::to_string(*version) + "; this reader knows version " +
+                         std::to_string(format_version));
     auto sklearn = string_field(*top, "sklearn_version", "the description");
     if (!sklearn) return std::move(sklearn).error_value();
     auto root_node = member(*top, "estimator", "the description");
@@ -377,22 +377,26 @@ class description_parser {
     out.learning_rate = *lr;
     auto loss = string_field(node, "loss", where);
     if (!loss) return std::move(loss).error_value();
+    auto params_loss = member(params, "loss", where + ": params");
+    if (!params_loss) return std::move(params_loss).error_value();
+    auto loss_in_params = json_string(*params_loss);
+    if (!loss_in_params) return bad(where, "params.loss is not a string");
+    auto known_loss = [&](std::string_view l) {
+      return classifier ? l == "log_loss" || l == "deviance"  // deviance: scikit-learn 1.2's old name for log_loss
+                        : l == "squared_error" || l == "absolute_error" || l == "huber" || l == "quantile";
+    };
+    if (!known_loss(*loss_in_params))
+      return unsupported(where, "params.loss " + quote(*loss_in_params) + " is not supported for " + out.type);
+    if (!known_loss(*loss) || *loss == "deviance")
+      return unsupported(where, "`loss` " + quote(*loss) + " is not supported for " + out.type);
     // C4.6: what is stored twice agrees, since Python rebuilds from params.
     auto params_rate = member(params, "learning_rate", where + ": params");
     if (!params_rate) return std::move(params_rate).error_value();
     double rate_in_params = 0;
     if (params_rate->get_double().get(rate_in_params) || rate_in_params != out.learning_rate)
       return bad(where, "params.learning_rate is not `learning_rate` (" + std::to_string(out.learning_rate) + ")");
-    auto params_loss = member(params, "loss", where + ": params");
-    if (!params_loss) return std::move(params_loss).error_value();
-    auto loss_in_params = json_string(*params_loss);
-    // scikit-learn 1.2's old name for log_loss
-    const bool same_loss = loss_in_params && (*loss_in_params == *loss || (*loss_in_params == "deviance" && *loss == "log_loss"));
-    if (!same_loss) return bad(where, "params.loss is not `loss` (" + quote(*loss) + ")");
-    const bool known_loss = classifier ? *loss == "log_loss"
-                                       : (*loss == "squared_error" || *loss == "absolute_error" || *loss == "huber" ||
-                                          *loss == "quantile");
-    if (!known_loss) return unsupported(where, "`loss` " + quote(*loss) + " is not supported for " + out.type);
+    if (*loss_in_params != *loss && !(*loss_in_params == "deviance" && *loss == "log_loss"))
+      return bad(where, "params.loss " + quote(*loss_in_params) + " is not `loss` (" + quote(*loss) + ")");
     return {};
   }
 
