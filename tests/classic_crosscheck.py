@@ -29,7 +29,6 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 D = ROOT / "tests" / "data" / "classic"
 CLI = str(pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "build") / "src" / "cli" / "safeweights")
 rng = np.random.default_rng(1)
-worst_all = 0
 tmp = pathlib.Path(tempfile.mkdtemp())
 for dataset in mf.CLASSIFICATION + mf.REGRESSION:
     X, y = mf.load_dataset(dataset)
