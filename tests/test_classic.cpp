@@ -586,6 +586,9 @@ TEST_CASE("C4.1: the description") {
     edited_model prefix("pipeline_standard_ridge_diabetes");
     prefix.edit("\"prefix\":\"steps.1.\"", "\"prefix\":\"steps.0.\"");
     check_refused(prefix, errc::invalid_model, "prefix");
+    edited_model seen("minmax_scaler_wine");
+    seen.edit("\"n_samples_seen\":178", "\"n_samples_seen\":0");
+    check_refused(seen, errc::invalid_model, "n_samples_seen");
     edited_model version("ridge_diabetes");
     version.edit("\"format_version\":1", "\"format_version\":2");
     check_refused(version, errc::invalid_model, "format_version");

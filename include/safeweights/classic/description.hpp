@@ -299,11 +299,13 @@ class description_parser {
       if (!with_std) return std::move(with_std).error_value();
       out.with_mean = *with_mean;
       out.with_std = *with_std;
-      auto seen = count_field(node, "n_samples_seen", where, 0);
+      auto seen = count_field(node, "n_samples_seen", where, 1);
       if (!seen) return std::move(seen).error_value();
       return {};
     }
     if (t == "MinMaxScaler") {
+      auto seen = count_field(node, "n_samples_seen", where, 1);
+      if (!seen) return std::move(seen).error_value();
       auto range = member(params, "feature_range", where + ": params");
       if (!range) return std::move(range).error_value();
       simdjson::dom::array pair;
