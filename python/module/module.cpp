@@ -12,13 +12,15 @@ void register_reader(py::module_& m);
 void register_writer(py::module_& m);
 void register_integrity(py::module_& m);
 void register_registry(py::module_& m);
+void register_classic(py::module_& m);
 }  // namespace safeweights_py
 
 PYBIND11_MODULE(_core, m) {
-  m.doc() = "safeweights' C++ core: reader, writer, integrity and the model registry, with the GIL released around I/O";
+  m.doc() = "safeweights' C++ core: reader, writer, integrity, the classic-model rules and the model registry, with the GIL released around I/O";
   safeweights_py::register_errors(m);
   safeweights_py::register_reader(m);
   safeweights_py::register_writer(m);
   safeweights_py::register_integrity(m);
   safeweights_py::register_registry(m);
+  safeweights_py::register_classic(m);
 }

@@ -1,7 +1,8 @@
 // The Windows CLI's counterpart of signals.cpp, and its stand-ins for the
 // commands that need OpenSSL or libzip, which the Windows build lacks
 // (src/cli/meson.build): digest, seal, sign, verify, convert and
-// inspect --sha256 say so and fail; so does registry, which needs SQLite.
+// inspect --sha256 say so and fail; so do registry, which needs SQLite, and predict,
+// which reads .npy with convert's code.
 //
 // Interruptions: Ctrl-C, Ctrl-Break and closing the console reach a console
 // control handler, which runs on a thread of its own: it removes the hidden
@@ -40,6 +41,11 @@ int run_verify(args_t) { return unavailable("verify"); }
 int run_convert(args_t) { return unavailable("convert"); }
 int run_registry(args_t) {
   print_error("`registry` is not available in this build: it needs SQLite and OpenSSL, which the Windows build lacks");
+  return exit_invalid;
+}
+// predict reads .npy files with convert's reader (npy.cpp), which this build leaves out.
+int run_predict(args_t) {
+  print_error("`predict` is not available in this build: it reads .npy files with `convert`'s code, which the Windows build leaves out");
   return exit_invalid;
 }
 int run_inspect_sha256(args_t) { return unavailable("inspect --sha256"); }
