@@ -18,10 +18,10 @@ import warnings
 import numpy as np
 
 from . import _core
-from ._errors import error
+from ._errors import FileNotFoundSafetensorError, error
 from ._open import safe_open
-from ._sklearn_check import (_FORESTS, _LINEAR_REGRESSORS, _REGRESSION_LOSSES, _SINGLE_TREES, _TRANSFORMERS,
-                             _TREE_FIELDS, FORMAT, FORMAT_VERSION, METADATA_KEY, RESERVED_PREFIX, _check,
+from ._sklearn_format import (_FORESTS, _LINEAR_REGRESSORS, _REGRESSION_LOSSES, _SINGLE_TREES, _TRANSFORMERS,
+                             _TREE_FIELDS, FORMAT, FORMAT_VERSION, METADATA_KEY, RESERVED_PREFIX,
                              _resolved_multi_class)
 from .numpy import save_file
 
@@ -306,32 +306,24 @@ def load(path):
     The arrays are read into fresh memory (never a view of the file).
     """
     path_name = os.fsdecode(os.fspath(path))
-    if hasattr(_core, "check_classic_model"):
-        _core.check_classic_model(path_name)
-    with safe_open(path_name, "numpy", backend="pread", unsupported="bytes") as opened:
-        metadata = opened.metadata() or {}
-        tensors = {name: opened.get_tensor(name) for name in opened.keys()}
-        dtypes = {name: opened.get_slice(name).get_dtype() for name in tensors}
-    description = _parse_description(metadata, path_name)
-    _check(description, tensors, path_name, dtypes)
+    try:
+        with open(path_name, "rb") as f:
+            image = f.read()
+    except FileNotFoundError as e:
+        raise FileNotFoundSafetensorError(f"{path_name}: cannot open: {e.strerror}") from None
+    except OSError as e:
+        raise error("io_error", f"{path_name}: cannot read: {e.strerror}") from None
+    # The rules are the C++ core's (classic/model_rules.hpp), checked on the very bytes rebuilt below.
+    _core.check_classic_model(image, path_name)
+    opened = safe_open.__new__(safe_open)
+    opened._setup("numpy", "cpu", "mmap", False, "bytes")
+    opened._open = _core.Reader.from_bytes(image)
+    metadata = opened.metadata() or {}
+    tensors = opened.get_tensors()
+    description = json.loads(metadata[METADATA_KEY])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # scikit-learn 1.2 warns on loss="deviance", kept as saved
         return _Builder(tensors, path_name).build(description["estimator"], "estimator")
-
-
-def _parse_description(metadata, path):
-    text = metadata.get(METADATA_KEY)
-    if text is None:
-        raise error("invalid_model", f"{path}: no `{METADATA_KEY}` key in the metadata: not a model written by "
-                                     f"safeweights.sklearn.save")
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except ValueError as e:
-        raise error("invalid_model", f"{path}: metadata `{METADATA_KEY}` is not valid JSON: {e}") from None
-
-
-def _refuse_constant(name):
-    raise ValueError(f"{name} is not a JSON number")
 
 
 # ---------------------------------------------------------------------------------------------------------------

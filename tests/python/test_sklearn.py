@@ -30,7 +30,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor  # noqa: 
 import safeweights  # noqa: E402
 import safeweights.sklearn as sks  # noqa: E402
 from safeweights import safe_open  # noqa: E402
-from safeweights._sklearn_check import _ALLOWED_NAMES  # noqa: E402
+from safeweights._sklearn_format import _ALLOWED_NAMES  # noqa: E402
 from safeweights.numpy import load_file, save_file  # noqa: E402
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "data" / "classic"
@@ -230,12 +230,14 @@ def test_nothing_is_unpickled(tmp_path, monkeypatch):
     assert np.array_equal(loaded.predict(dataset("iris")[0]), estimator.predict(dataset("iris")[0]))
 
 
-def test_the_cpp_checker_runs_first_when_the_extension_has_it(tmp_path, monkeypatch):
-    sks.save(fitted("ridge", "diabetes"), tmp_path / "m.safetensors")
+def test_the_cpp_rules_check_the_bytes_that_are_rebuilt(tmp_path, monkeypatch):
+    path = tmp_path / "m.safetensors"
+    sks.save(fitted("ridge", "diabetes"), path)
     calls = []
-    monkeypatch.setattr(safeweights._core, "check_classic_model", calls.append, raising=False)
-    sks.load(tmp_path / "m.safetensors")
-    assert calls == [str(tmp_path / "m.safetensors")]
+    check = safeweights._core.check_classic_model
+    monkeypatch.setattr(safeweights._core, "check_classic_model", lambda *args: calls.append(args) or check(*args))
+    sks.load(path)
+    assert calls == [(path.read_bytes(), str(path))]
 
 
 # -- metadata and feature names
