@@ -14,6 +14,7 @@
 
 #include "safeweights/integrity.hpp"
 #include "safeweights/nn/state_dict.hpp"
+#include "safeweights/registry/registry.hpp"
 #include "safeweights/safeweights.hpp"
 #include "support.hpp"
 
@@ -62,6 +63,15 @@ inline void seal_and_sign_model() {
   test_support::write_text("public.pem", signer.key.public_half().pem());
 }
 
+// What the classic-model snippet finds: the registry `models` whose `iris@production` is a
+// scikit-learn random forest saved by safeweights.sklearn (tests/data/classic).
+inline void register_iris() {
+  std::filesystem::remove_all("models");
+  auto models = sw::registry::init("models").value();
+  auto version = models.add(SAFEWEIGHTS_TEST_DATA "/classic/random_forest_iris.safetensors", "iris").value();
+  models.alias("iris@" + version.version, "production").value();
+}
+
 }  // namespace readme
 
 // The names each snippet uses but does not declare (they stand for the reader's own data).
@@ -77,6 +87,7 @@ inline void seal_and_sign_model() {
 #define README_CONTEXT_integrity readme::seal_and_sign_model();
 #define README_CONTEXT_mlp std::vector<float> pixels(64, 0.5f);
 #define README_CONTEXT_buffers
+#define README_CONTEXT_classic_registry readme::register_iris();
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-variable"
@@ -88,7 +99,7 @@ namespace {
 
 // The order the snippets run in: writing makes the file the others read.
 constexpr std::string_view run_order[] = {"writing", "reading", "slices", "bf16",
-                                          "model_card", "mlp", "buffers", "integrity"};
+                                          "model_card", "mlp", "buffers", "integrity", "classic_registry"};
 
 struct working_directory {
   explicit working_directory(const std::filesystem::path& p) : before(std::filesystem::current_path()) {
