@@ -2,12 +2,15 @@
 """Classic models: C++ (classic::model, bench-classic) beside scikit-learn on the
 same fixtures and rows, per sample, at batch 1 and batch 1000.
 
-    /usr/bin/python3 bench/classic_compare.py BUILD_DIR   (bench-classic built in BUILD_DIR/bench)
+    PYTHONPATH=SITE /usr/bin/python3 bench/classic_compare.py BUILD_DIR
+    (bench-classic built in BUILD_DIR/bench; SITE: the installed package, e.g.
+    build/python-site after scripts/test)
 
-scikit-learn's side refits each fixture's estimator exactly as
-tests/data/classic/make_fixtures.py does (same data, same seeds, so the same
-model) and times predict_proba (classifiers), predict (regressors) or
-transform. Both sides get the same 1000 rows: the dataset's rows drawn at
+Each model is fitted here, saved with safeweights.sklearn.save for the C++
+side, and scikit-learn's own object is timed: predict_proba (classifiers),
+predict (regressors) or transform. The fixtures' small models (as
+tests/data/classic/make_fixtures.py makes them) and the sizes people use
+(scikit-learn's defaults: 100 trees, grown to the end for forests). Both sides get the same 1000 rows: the dataset's rows drawn at
 random with noise of 5% of each feature's deviation (so that no branch
 predictor learns a short repeated sequence), written to a temporary .npy. Prints a table and keeps
 it in bench/results/classic-latest.txt. Timings are reported, never asserted.
@@ -30,8 +33,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "data" / "classic"
-# name: (dataset, factory), as make_fixtures.py makes them.
+# name: (dataset, factory).
 MODELS = {
     "decision_tree_digits": ("digits", lambda: DecisionTreeClassifier(max_depth=8, random_state=0)),
     "random_forest_digits": ("digits", lambda: RandomForestClassifier(n_estimators=10, max_depth=6, random_state=0)),
@@ -45,6 +47,10 @@ MODELS = {
     "pipeline_minmax_forest_diabetes": ("diabetes", lambda: Pipeline([
         ("scale", MinMaxScaler()), ("model", RandomForestRegressor(n_estimators=10, max_depth=6, random_state=0))])),
     "standard_scaler_digits": ("digits", StandardScaler),
+    "random_forest_100_digits": ("digits", lambda: RandomForestClassifier(random_state=0)),
+    "random_forest_100_diabetes": ("diabetes", lambda: RandomForestRegressor(random_state=0)),
+    "gradient_boosting_100_breast_cancer": ("breast_cancer", lambda: GradientBoostingClassifier(random_state=0)),
+    "gradient_boosting_100_digits": ("digits", lambda: GradientBoostingClassifier(random_state=0)),
 }
 
 
@@ -65,18 +71,25 @@ def ns_per_sample(fn, x, batch):
 
 
 def main():
+    import safeweights.sklearn
+
     build = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "build")
     rng = np.random.default_rng(0)
-    inputs = {}
+    inputs, models = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         args = []
-        for name, (dataset, _) in MODELS.items():
-            X, _ = getattr(datasets, f"load_{dataset}")(return_X_y=True)
+        for name, (dataset, factory) in MODELS.items():
+            X, y = getattr(datasets, f"load_{dataset}")(return_X_y=True)
             X = np.asarray(X, dtype=np.float64)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                models[name] = factory().fit(X, y)
+            model_path = pathlib.Path(tmp) / f"{name}.safetensors"
+            safeweights.sklearn.save(models[name], model_path)
             rows = X[rng.integers(0, len(X), 1000)] + rng.normal(size=(1000, X.shape[1])) * 0.05 * X.std(axis=0)
             inputs[name] = np.ascontiguousarray(rows)
             np.save(pathlib.Path(tmp) / f"{name}.npy", inputs[name])
-            args += [str(FIXTURES / f"{name}.safetensors"), str(pathlib.Path(tmp) / f"{name}.npy")]
+            args += [str(model_path), str(pathlib.Path(tmp) / f"{name}.npy")]
         out = subprocess.run([str(build / "bench" / "bench-classic")] + args, check=True, capture_output=True,
                              text=True).stdout
     cpp = {}
@@ -85,11 +98,7 @@ def main():
         cpp[pathlib.Path(path).stem, int(batch)] = float(ns)
     lines = [f"scikit-learn {sklearn.__version__}, numpy {np.__version__}; ns per sample, median of 7",
              "", "| model | batch | C++ classic | scikit-learn | speed-up |", "|---|---|---|---|---|"]
-    for name, (dataset, factory) in MODELS.items():
-        X, y = getattr(datasets, f"load_{dataset}")(return_X_y=True)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = factory().fit(np.asarray(X, dtype=np.float64), y)
+    for name, model in models.items():
         x = inputs[name]
         fn = (model.predict_proba if hasattr(model, "predict_proba")
               else model.transform if hasattr(model, "transform") else model.predict)

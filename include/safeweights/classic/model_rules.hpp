@@ -91,6 +91,15 @@ class model_checker {
   }
 
   // C4.5: every element finite (and non-zero, where it divides).
+  // take() of an F64 tensor every value of which must be finite (C4.5).
+  result<typed_tensor<double>> take_finite(const estimator_node& node, std::string_view name,
+                                           std::vector<std::uint64_t> shape) {
+    auto v = take<double>(node, name, std::move(shape));
+    if (!v) return v;
+    if (auto r = check_finite(node, name, *v); !r) return std::move(r).error_value();
+    return v;
+  }
+
   result<void> check_finite(const estimator_node& node, std::string_view name, const typed_tensor<double>& v,
                             bool divides = false) const {
     for (std::size_t i = 0; i < v.size(); ++i) {
@@ -119,15 +128,13 @@ class model_checker {
     s.with_mean = node.with_mean;
     s.with_std = node.with_std;
     if (node.with_mean || node.with_std) {  // scikit-learn keeps mean_ when it keeps var_
-      auto mean = take<double>(node, "mean_", {F});
+      auto mean = take_finite(node, "mean_", {F});
       if (!mean) return std::move(mean).error_value();
-      if (auto r = check_finite(node, "mean_", *mean); !r) return std::move(r).error_value();
       s.mean = std::move(*mean);
     }
     if (node.with_std) {
-      auto var = take<double>(node, "var_", {F});
+      auto var = take_finite(node, "var_", {F});
       if (!var) return std::move(var).error_value();
-      if (auto r = check_finite(node, "var_", *var); !r) return std::move(r).error_value();
       auto scale = take<double>(node, "scale_", {F});
       if (!scale) return std::move(scale).error_value();
       if (auto r = check_finite(node, "scale_", *scale, true); !r) return std::move(r).error_value();
@@ -144,9 +151,8 @@ class model_checker {
     s.low = node.range_low;
     s.high = node.range_high;
     for (std::string_view name : {"min_", "scale_", "data_min_", "data_max_", "data_range_"}) {
-      auto v = take<double>(node, name, {F});
+      auto v = take_finite(node, name, {F});
       if (!v) return std::move(v).error_value();
-      if (auto r = check_finite(node, name, *v); !r) return std::move(r).error_value();
       if (name == "min_") s.min = std::move(*v);
       if (name == "scale_") s.scale = std::move(*v);
     }
@@ -159,12 +165,10 @@ class model_checker {
     linear_regression m;
     m.width = static_cast<std::size_t>(F);
     m.outputs = T == 0 ? 1 : static_cast<std::size_t>(T);
-    auto coef = take<double>(node, "coef_", T == 0 ? std::vector<std::uint64_t>{F} : std::vector<std::uint64_t>{T, F});
+    auto coef = take_finite(node, "coef_", T == 0 ? std::vector<std::uint64_t>{F} : std::vector<std::uint64_t>{T, F});
     if (!coef) return std::move(coef).error_value();
-    auto intercept = take<double>(node, "intercept_", T == 0 ? std::vector<std::uint64_t>{} : std::vector<std::uint64_t>{T});
+    auto intercept = take_finite(node, "intercept_", T == 0 ? std::vector<std::uint64_t>{} : std::vector<std::uint64_t>{T});
     if (!intercept) return std::move(intercept).error_value();
-    if (auto r = check_finite(node, "coef_", *coef); !r) return std::move(r).error_value();
-    if (auto r = check_finite(node, "intercept_", *intercept); !r) return std::move(r).error_value();
     m.coef = std::move(*coef);
     m.intercept = std::move(*intercept);
     return estimator(std::move(m));
@@ -178,12 +182,10 @@ class model_checker {
     m.classes = static_cast<std::size_t>(K);
     m.multinomial = node.multinomial;
     const std::uint64_t rows = K == 2 ? 1 : K;
-    auto coef = take<double>(node, "coef_", {rows, F});
+    auto coef = take_finite(node, "coef_", {rows, F});
     if (!coef) return std::move(coef).error_value();
-    auto intercept = take<double>(node, "intercept_", {rows});
+    auto intercept = take_finite(node, "intercept_", {rows});
     if (!intercept) return std::move(intercept).error_value();
-    if (auto r = check_finite(node, "coef_", *coef); !r) return std::move(r).error_value();
-    if (auto r = check_finite(node, "intercept_", *intercept); !r) return std::move(r).error_value();
     m.coef = std::move(*coef);
     m.intercept = std::move(*intercept);
     return estimator(std::move(m));
@@ -206,15 +208,13 @@ class model_checker {
     g.per_stage = static_cast<std::size_t>(node.trees_per_stage);
     g.classes = static_cast<std::size_t>(K);
     g.learning_rate = node.learning_rate;
-    auto init = take<double>(node, "init_raw_prediction", {node.trees_per_stage});
+    auto init = take_finite(node, "init_raw_prediction", {node.trees_per_stage});
     if (!init) return std::move(init).error_value();
-    if (auto r = check_finite(node, "init_raw_prediction", *init); !r) return std::move(r).error_value();
     g.init = std::move(*init);
     // The initial estimator's own array, for Python's rebuild: C4.6, it gives init_raw_prediction.
     const char* init_name = classifier ? "init.class_prior_" : "init.constant_";
-    auto prior = classifier ? take<double>(node, init_name, {K}) : take<double>(node, init_name, {1, 1});
+    auto prior = take_finite(node, init_name, classifier ? std::vector<std::uint64_t>{K} : std::vector<std::uint64_t>{1, 1});
     if (!prior) return std::move(prior).error_value();
-    if (auto r = check_finite(node, init_name, *prior); !r) return std::move(r).error_value();
     for (std::size_t k = 0; k < g.per_stage; ++k) {
       const double expected = classifier ? raw_from_prior(*prior, k) : (*prior)[0];
       const double stored = g.init[k];
